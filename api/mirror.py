@@ -1,0 +1,123 @@
+"""Keeps JobRun true to Prefect, for every run of our deployments.
+
+Flows report their own progress, but a flow can die, be cancelled from the
+Prefect UI, be retried there, or never reach the facade (a scheduled run of
+a type with no active model fails before it claims). So every
+`mirror_interval_s` the mirror reads (a) runs of our deployments that were due
+within `mirror_lookback_h` and (b) every run a non-final JobRun points at,
+and moves JobRun forward. It polls instead of subscribing to Prefect's event
+stream on purpose: a missed message cannot leave a run stuck, and after a
+facade restart the first pass settles whatever moved while it was down.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from datetime import timedelta
+
+import httpx
+from prefect.client.schemas.objects import FlowRun, StateType
+
+from api.context import Facade
+from api.runs import job_for_flow_run
+from optbox.protocol import JobStatus, ModelType, TriggeredBy
+from storage import jobs
+
+log = logging.getLogger(__name__)
+
+_STATUS_FOR_STATE = {
+    StateType.SCHEDULED: JobStatus.pending,
+    StateType.PENDING: JobStatus.pending,
+    StateType.PAUSED: JobStatus.pending,
+    StateType.RUNNING: JobStatus.running,
+    StateType.CANCELLING: JobStatus.running,
+    StateType.COMPLETED: JobStatus.success,
+    StateType.FAILED: JobStatus.failed,
+    StateType.CRASHED: JobStatus.failed,
+    StateType.CANCELLED: JobStatus.cancelled,
+}
+
+
+def job_status_for(flow_run: FlowRun) -> JobStatus:
+    """The one mapping from a Prefect state to a job status."""
+    return _STATUS_FOR_STATE[flow_run.state.type]
+
+
+def attempt_of(flow_run: FlowRun) -> int:
+    """Which attempt the flow run is on; an AwaitingRetry run is about to start run_count + 1."""
+    if flow_run.state.name == "AwaitingRetry":
+        return flow_run.run_count + 1
+    return max(flow_run.run_count, 1)
+
+
+class Mirror:
+    def __init__(self, facade: Facade) -> None:
+        self.facade = facade
+        self.settings = facade.settings
+        self._task: asyncio.Task[None] | None = None
+        self.passes = 0
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._loop(), name="prefect-mirror")
+
+    async def stop(self) -> None:
+        if self._task:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+
+    async def _loop(self) -> None:
+        while True:
+            try:
+                await self.reconcile_once()
+            except asyncio.CancelledError:
+                raise
+            except httpx.TransportError as exc:
+                log.warning("mirror: Prefect API unreachable (%s); retrying", exc)
+            except Exception:  # noqa: BLE001 - Prefect or the database briefly away; try again next pass
+                log.warning("mirror pass failed; retrying", exc_info=True)
+            await asyncio.sleep(self.settings.mirror_interval_s)
+
+    async def reconcile_once(self) -> int:
+        """One pass; returns how many JobRuns changed."""
+        orchestrator = self.facade.orchestrator
+        async with self.facade.db.session() as session:
+            unfinished = [job.flow_run_id for job in await jobs.unfinished_jobs(session)]
+        runs = {run.id: run for run in await orchestrator.recent_runs(timedelta(hours=self.settings.mirror_lookback_h))}
+        known = set(map(str, runs))
+        for run in await orchestrator.read_runs([i for i in unfinished if i not in known]):
+            runs[run.id] = run
+        changed = 0
+        for flow_run in runs.values():
+            if flow_run.state is not None and flow_run.deployment_id in orchestrator.deployment_types:
+                changed += await self._reconcile_run(flow_run)
+        self.passes += 1
+        return changed
+
+    async def _reconcile_run(self, flow_run: FlowRun) -> int:
+        deployment_name, model_type = self.facade.orchestrator.deployment_types[flow_run.deployment_id]
+        status, attempt = job_status_for(flow_run), attempt_of(flow_run)
+        async with self.facade.db.session() as session:
+            job, created = await job_for_flow_run(
+                session, flow_run_id=str(flow_run.id), model_type=ModelType(flow_run.parameters.get("model_type", model_type.value)),
+                deployment_name=deployment_name, triggered_by=TriggeredBy.scheduled if flow_run.auto_scheduled else TriggeredBy.api,
+                attempt=attempt,
+            )
+            moved = jobs.move_status(job, status, attempt, when=flow_run.state.timestamp)
+            state_changed = job.prefect_state != flow_run.state.name
+            job.prefect_state = flow_run.state.name
+            if moved and status in (JobStatus.failed, JobStatus.cancelled) and not job.error_message:
+                job.error_message = _state_message(flow_run, status)
+            if not (created or moved or state_changed):
+                return 0
+            await session.commit()
+        if moved or created:
+            await self.facade.realtime.job_changed(job)
+        return 1
+
+
+def _state_message(flow_run: FlowRun, status: JobStatus) -> str:
+    message = (flow_run.state.message or "").strip()
+    if flow_run.state.type == StateType.CRASHED:
+        return f"crashed: {message}" if message else "crashed"
+    return message or ("cancelled" if status == JobStatus.cancelled else "failed")

@@ -1,0 +1,59 @@
+"""Routes the flows call: claim a run, deliver lines, upload artifacts, report the outcome,
+fetch model and dataset bytes. A worker on another machine needs nothing else."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, File, Query, Request, UploadFile
+from fastapi.responses import StreamingResponse
+
+from api.deps import FacadeDep, SessionDep
+from api.errors import ApiError
+from api.runs import claim_run, finish_run, ingest_lines, store_artifact
+from api.uploads import safe_filename
+from optbox.protocol import ClaimedRun, LogBatch, LogBatchAck, RunClaim, RunOutcome
+from storage import catalog
+
+router = APIRouter(prefix="/api/internal", tags=["internal"], include_in_schema=True)
+
+
+@router.post("/runs/claim", response_model=ClaimedRun)
+async def claim(facade: FacadeDep, session: SessionDep, body: RunClaim) -> ClaimedRun:
+    return await claim_run(facade, session, body)
+
+
+@router.post("/jobs/{job_id}/logs", response_model=LogBatchAck)
+async def lines(facade: FacadeDep, session: SessionDep, job_id: str, request: Request) -> LogBatchAck:
+    # Parsed by hand: pydantic's JSON parser is several times faster than FastAPI's body path for big batches.
+    batch = LogBatch.model_validate_json(await request.body())
+    return await ingest_lines(facade, session, job_id, batch)
+
+
+@router.post("/jobs/{job_id}/artifacts")
+async def artifact(facade: FacadeDep, session: SessionDep, job_id: str, file: Annotated[UploadFile, File()], kind: Annotated[str, Query(pattern="^(result|log)$")]) -> dict:
+    name = "/".join(safe_filename(part, "file") for part in (file.filename or "file").split("/") if part not in ("", ".", ".."))
+    await store_artifact(facade, session, job_id, kind, name or "file", await file.read())
+    return {"success": True, "name": name}
+
+
+@router.post("/jobs/{job_id}/finish")
+async def finish(facade: FacadeDep, session: SessionDep, job_id: str, body: RunOutcome) -> dict:
+    job = await finish_run(facade, session, job_id, body)
+    return {"success": True, "status": job.status}
+
+
+@router.get("/models/{model_id}/file")
+async def model_file(facade: FacadeDep, session: SessionDep, model_id: int) -> StreamingResponse:
+    model = await catalog.get_model(session, model_id)
+    if model is None:
+        raise ApiError(404, f"model {model_id} not found")
+    return StreamingResponse(facade.files.stream(model.file_ref), media_type="text/x-python")
+
+
+@router.get("/datasources/{dataset_id}/file")
+async def dataset_file(facade: FacadeDep, session: SessionDep, dataset_id: int) -> StreamingResponse:
+    dataset = await catalog.get_dataset(session, dataset_id)
+    if dataset is None:
+        raise ApiError(404, f"data source {dataset_id} not found")
+    return StreamingResponse(facade.files.stream(dataset.file_ref), media_type="application/octet-stream")

@@ -1,0 +1,253 @@
+"""Run lifecycle on the facade: start, claim, lines, artifacts, finish, cancel.
+
+Every status change goes through `storage.jobs.move_status` and is announced
+by `Realtime.job_changed`, whichever path (flow report or mirror) saw it first.
+"""
+
+from __future__ import annotations
+
+import secrets
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from api.context import Facade
+from api.errors import ApiError
+from api.orchestrator import DeploymentMissing
+from api.schemas import ExecuteRequest
+from optbox.protocol import (
+    ClaimedRun,
+    FileRef,
+    JobStatus,
+    LogBatch,
+    LogBatchAck,
+    ModelType,
+    RunClaim,
+    RunOutcome,
+    TriggeredBy,
+)
+from storage import audit, catalog, jobs
+from storage.files import new_key, sha256_hex
+from storage.models import DataSource, JobRun, OptimizationModel
+
+
+def new_job_id(model_type: ModelType | str) -> str:
+    kind = model_type.value if isinstance(model_type, ModelType) else model_type
+    return f"{kind.lower()}-{datetime.now(UTC):%Y%m%d-%H%M%S}-{secrets.token_hex(3)}"
+
+
+async def _require_job(session: AsyncSession, job_id: str) -> JobRun:
+    job = await jobs.get_job(session, job_id)
+    if job is None:
+        raise ApiError(404, f"job {job_id} not found")
+    return job
+
+
+async def _resolve_model(session: AsyncSession, model_type: ModelType, model_id: int | None) -> OptimizationModel:
+    if model_id is not None:
+        model = await catalog.get_model(session, model_id)
+        if model is None:
+            raise ApiError(404, f"model {model_id} not found")
+        if model.model_type != model_type.value:
+            raise ApiError(400, f"model {model_id} is a {model.model_type} model, not {model_type.value}")
+        if model.status == "archived":
+            raise ApiError(409, f"model {model.model_name} v{model.version} is archived; activate or upload a version to run it")
+        return model
+    model = await catalog.active_model(session, model_type.value)
+    if model is None:
+        raise ApiError(409, f"no active {model_type.value} model: upload one or activate a version first")
+    return model
+
+
+async def _resolve_dataset(session: AsyncSession, model_type: ModelType, dataset_id: int | None) -> DataSource | None:
+    if dataset_id is None:
+        return await catalog.newest_dataset(session, model_type.value)
+    dataset = await catalog.get_dataset(session, dataset_id)
+    if dataset is None:
+        raise ApiError(404, f"data source {dataset_id} not found")
+    if dataset.model_type != model_type.value:
+        raise ApiError(400, f"data source {dataset_id} is for {dataset.model_type}, not {model_type.value}")
+    return dataset
+
+
+def _bind_model(job: JobRun, model: OptimizationModel, dataset: DataSource | None) -> None:
+    job.model_id, job.model_name, job.model_version, job.model_sha256 = model.id, model.model_name, model.version, model.sha256
+    if dataset is not None:
+        job.data_source_id, job.data_source_sha256 = dataset.id, dataset.sha256
+
+
+async def start_run(facade: Facade, session: AsyncSession, request: ExecuteRequest, actor: str = "anonymous") -> JobRun:
+    """Create the JobRun and its Prefect flow run; returns at once (the worker starts it)."""
+    model = await _resolve_model(session, request.modelType, request.modelId)
+    dataset = await _resolve_dataset(session, request.modelType, request.dataSourceId)
+    job = JobRun(
+        job_id=new_job_id(request.modelType), model_type=request.modelType.value, status=JobStatus.pending.value,
+        triggered_by=request.triggeredBy, model_config=request.config or {},
+    )
+    _bind_model(job, model, dataset)
+    session.add(job)
+    await session.flush()
+    parameters: dict[str, Any] = {
+        "model_type": request.modelType.value, "job_id": job.job_id, "model_id": model.id,
+        "config": request.config or {}, "data_source_id": dataset.id if dataset else None,
+    }
+    try:
+        flow_run = await facade.orchestrator.create_run(
+            request.modelType, parameters, tags=["optbox", request.modelType.value, request.triggeredBy], retries=0,
+        )
+    except DeploymentMissing as exc:
+        await session.rollback()
+        raise ApiError(503, str(exc)) from exc
+    except Exception as exc:  # noqa: BLE001 - Prefect unreachable: say so, keep nothing
+        await session.rollback()
+        raise ApiError(503, f"could not create the Prefect flow run: {exc}") from exc
+    job.flow_run_id = str(flow_run.id)
+    job.deployment_name = f"optbox-model-run/{request.modelType.value.lower()}"
+    job.prefect_state = flow_run.state.name if flow_run.state else None
+    audit.record_activity(session, "execute", "job", job.job_id, f"started {request.modelType.value} run of {model.model_name} v{model.version}", actor)
+    await session.commit()
+    await facade.realtime.progress(job)
+    return job
+
+
+async def job_for_flow_run(
+    session: AsyncSession, *, flow_run_id: str, model_type: ModelType, deployment_name: str | None,
+    triggered_by: TriggeredBy, attempt: int,
+) -> tuple[JobRun, bool]:
+    """The JobRun mirroring `flow_run_id`, created on first sight. True when created."""
+    job = await jobs.get_job_by_flow_run(session, flow_run_id)
+    if job is not None:
+        return job, False
+    job = JobRun(
+        job_id=new_job_id(model_type), model_type=model_type.value, flow_run_id=flow_run_id, deployment_name=deployment_name,
+        triggered_by=triggered_by.value, attempt=attempt, status=JobStatus.pending.value, model_config={},
+    )
+    try:
+        async with session.begin_nested():
+            session.add(job)
+    except IntegrityError:  # the mirror and the flow met it at the same moment
+        return await jobs.get_job_by_flow_run(session, flow_run_id), False
+    return job, True
+
+
+async def claim_run(facade: Facade, session: AsyncSession, claim: RunClaim) -> ClaimedRun:
+    """A flow run starts an attempt: bind it to its JobRun and say what to run."""
+    if claim.job_id:
+        job = await _require_job(session, claim.job_id)
+    else:
+        trigger = TriggeredBy.scheduled if claim.auto_scheduled else TriggeredBy.api
+        job, _ = await job_for_flow_run(
+            session, flow_run_id=claim.flow_run_id, model_type=claim.model_type, deployment_name=claim.deployment_name,
+            triggered_by=trigger, attempt=claim.attempt,
+        )
+        job.model_config = claim.config or {}
+    try:
+        model = await _resolve_model(session, claim.model_type, job.model_id or claim.model_id)
+        dataset = await _resolve_dataset(session, claim.model_type, job.data_source_id or claim.data_source_id)
+    except ApiError as exc:
+        if jobs.move_status(job, JobStatus.failed, claim.attempt):
+            job.error_message = exc.error
+            await session.commit()
+            await facade.realtime.job_changed(job)
+        raise
+    _bind_model(job, model, dataset)
+    job.flow_run_id = job.flow_run_id or claim.flow_run_id
+    changed = jobs.move_status(job, JobStatus.running, claim.attempt)
+    await catalog.touch_model(session, model.id)
+    next_seq = max(job.last_seq, await jobs.max_seq(session, job.job_id)) + 1
+    await session.commit()
+    if changed:
+        await facade.realtime.job_changed(job)
+    return ClaimedRun(
+        job_id=job.job_id, model_type=claim.model_type, model_name=model.model_name, model_version=model.version,
+        model=FileRef(id=model.id, filename=model.original_filename, sha256=model.sha256, size=model.file_size,
+                      download_path=f"/api/internal/models/{model.id}/file"),
+        dataset=None if dataset is None else FileRef(
+            id=dataset.id, filename=dataset.name, sha256=dataset.sha256, size=dataset.file_size,
+            download_path=f"/api/internal/datasources/{dataset.id}/file"),
+        config=job.model_config or {}, next_seq=next_seq,
+    )
+
+
+async def ingest_lines(facade: Facade, session: AsyncSession, job_id: str, batch: LogBatch) -> LogBatchAck:
+    """Store a batch (idempotently), then broadcast it: a client that replays after_seq finds no hole."""
+    job = await _require_job(session, job_id)
+    progress_before = job.progress
+    await jobs.store_lines(session, job, batch.lines)
+    await session.commit()
+    await facade.realtime.lines(job.job_id, job.model_type, batch.lines)
+    if job.progress != progress_before:
+        await facade.realtime.progress(job)
+    return LogBatchAck(stored=len(batch.lines), max_seq=job.last_seq)
+
+
+async def store_artifact(facade: Facade, session: AsyncSession, job_id: str, kind: str, name: str, data: bytes) -> None:
+    job = await _require_job(session, job_id)
+    key = new_key(f"runs/{job_id}/{kind}", "")
+    await facade.files.put(key, data)
+    previous = await jobs.get_artifact(session, job_id, kind, name)
+    old_key = previous.file_ref if previous else None
+    await jobs.upsert_artifact(session, job_id, kind, name, file_ref=key, sha256=sha256_hex(data), size=len(data))
+    if kind == "log":
+        job.log_file_path = key
+    await session.commit()
+    if old_key:
+        await facade.files.delete(old_key)
+
+
+async def finish_run(facade: Facade, session: AsyncSession, job_id: str, outcome: RunOutcome) -> JobRun:
+    job = await _require_job(session, job_id)
+    if outcome.attempt < job.attempt:
+        return job
+    jobs.apply_report(job, outcome.report)
+    changed = jobs.move_status(job, outcome.status, outcome.attempt)
+    if changed:
+        job.exit_code = outcome.exit_code
+        job.error_message = outcome.error_message
+        _notify_outcome(session, job)
+    await session.commit()
+    if changed:
+        await facade.realtime.job_changed(job)
+    return job
+
+
+def _notify_outcome(session: AsyncSession, job: JobRun) -> None:
+    label = f"{job.model_type} run {job.job_id}"
+    if job.status == JobStatus.success.value:
+        audit.notify(session, "Run succeeded", f"{label}: objective {job.objective_value}", "success", "execution", {"jobId": job.job_id})
+    elif job.status == JobStatus.failed.value:
+        audit.notify(session, "Run failed", f"{label}: {(job.error_message or '').splitlines()[0] if job.error_message else 'failed'}", "error", "execution", {"jobId": job.job_id})
+    elif job.status == JobStatus.cancelled.value:
+        audit.notify(session, "Run cancelled", label, "warning", "execution", {"jobId": job.job_id})
+
+
+async def cancel_run(facade: Facade, session: AsyncSession, job_id: str, actor: str = "anonymous") -> tuple[JobRun, str | None]:
+    job = await _require_job(session, job_id)
+    if JobStatus(job.status).is_terminal:
+        raise ApiError(409, f"job {job_id} already ended ({job.status})")
+    prefect_state = None
+    if job.flow_run_id:
+        prefect_state = await facade.orchestrator.cancel(job.flow_run_id)
+    if job.flow_run_id is None or prefect_state == "Cancelled":
+        jobs.move_status(job, JobStatus.cancelled, job.attempt)
+        job.error_message = "cancelled by user"
+        _notify_outcome(session, job)
+    audit.record_activity(session, "cancel", "job", job_id, f"cancelled {job.model_type} run {job_id}", actor)
+    await session.commit()
+    if job.status == JobStatus.cancelled.value:
+        await facade.realtime.job_changed(job)
+    return job, prefect_state
+
+
+async def retry_run(facade: Facade, session: AsyncSession, job_id: str, actor: str = "anonymous") -> JobRun:
+    """Run a finished job again as a new job with the same model, config and dataset."""
+    job = await _require_job(session, job_id)
+    if job.model_id is None:
+        raise ApiError(409, f"job {job_id} has no model to re-run (it was deleted)")
+    request = ExecuteRequest(modelType=ModelType(job.model_type), modelId=job.model_id, config=job.model_config, dataSourceId=job.data_source_id)
+    new_job = await start_run(facade, session, request, actor)
+    new_job.triggered_by = TriggeredBy.retry.value
+    await session.commit()
+    return new_job

@@ -1,0 +1,211 @@
+"""Request and response bodies. Field names follow the original dashboard's contract:
+records in snake_case, request bodies and top-level envelope keys in camelCase."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from optbox.protocol import ModelType
+
+
+class ORMModel(BaseModel):
+    model_config = ConfigDict(from_attributes=True, protected_namespaces=())
+
+
+class ModelOut(ORMModel):
+    id: int
+    model_name: str
+    original_filename: str
+    model_type: str
+    sha256: str
+    file_size: int
+    status: str
+    syntax_valid: bool
+    validation_message: str | None
+    description: str | None
+    version: int
+    uploaded_by: str
+    uploaded_at: datetime
+    last_used_at: datetime | None
+    metadata: dict[str, Any] | None = Field(None, validation_alias="metadata_")
+
+
+class JobSummary(ORMModel):
+    job_id: str
+    model_id: int | None
+    model_name: str | None
+    model_version: int | None
+    model_sha256: str | None
+    model_type: str
+    flow_run_id: str | None
+    deployment_name: str | None
+    status: str
+    prefect_state: str | None
+    progress: float
+    attempt: int
+    triggered_by: str
+    model_config_: dict[str, Any] | None = Field(None, validation_alias="model_config", serialization_alias="model_config")
+    data_source_id: int | None
+    data_source_sha256: str | None
+    log_file_path: str | None
+    created_at: datetime
+    started_at: datetime | None
+    completed_at: datetime | None
+    error_message: str | None
+    exit_code: int | None
+    results_count: int | None
+    objective_value: float | None
+    solver_time_ms: float | None
+    metrics: dict[str, Any] | None
+    last_seq: int
+    duration_ms: float | None = None
+
+
+class ModelWithRuns(ModelOut):
+    last_run: JobSummary | None = None
+
+
+class ModelsResponse(BaseModel):
+    success: bool = True
+    models: list[ModelWithRuns]
+    counts: dict[str, int]
+
+
+class UploadResponse(BaseModel):
+    success: bool = True
+    model: ModelOut
+    message: str
+
+
+class LogOut(ORMModel):
+    seq: int
+    level: str
+    stream: str
+    message: str
+    timestamp: datetime
+    metadata: dict[str, Any] | None = Field(None, validation_alias="metadata_")
+
+
+class ArtifactOut(ORMModel):
+    name: str
+    kind: str
+    size: int
+    sha256: str
+    created_at: datetime
+    url: str = ""
+
+
+class JobDetail(JobSummary):
+    logs: list[LogOut] = []
+    results: list[ArtifactOut] = []
+    prefect_url: str | None = None
+
+
+class JobResponse(BaseModel):
+    success: bool = True
+    job: JobDetail
+
+
+class JobsResponse(BaseModel):
+    success: bool = True
+    jobs: list[JobSummary]
+    total: int
+    limit: int
+    offset: int
+
+
+class LogsResponse(BaseModel):
+    success: bool = True
+    jobId: str
+    logs: list[LogOut]
+    nextAfterSeq: int
+    hasMore: bool
+
+
+class ExecuteRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid", protected_namespaces=())
+
+    modelType: ModelType
+    modelId: int | None = None
+    config: dict[str, Any] | None = None
+    dataSourceId: int | None = None
+    triggeredBy: Literal["manual", "api"] = "manual"
+
+
+class ExecuteResponse(BaseModel):
+    success: bool = True
+    jobId: str
+    status: str
+    flowRunId: str
+    modelId: int
+    modelVersion: int
+
+
+class CancelResponse(BaseModel):
+    success: bool = True
+    jobId: str
+    status: str
+    prefectState: str | None
+
+
+class DatasetOut(ORMModel):
+    id: int
+    name: str
+    model_type: str
+    sha256: str
+    file_size: int
+    content_type: str
+    description: str | None
+    uploaded_by: str
+    uploaded_at: datetime
+
+
+class DatasetResponse(BaseModel):
+    success: bool = True
+    dataSource: DatasetOut
+
+
+class DatasetsResponse(BaseModel):
+    success: bool = True
+    dataSources: list[DatasetOut]
+
+
+class NotificationOut(ORMModel):
+    id: int
+    title: str
+    message: str
+    severity: str
+    category: str
+    is_read: bool
+    created_at: datetime
+
+
+class NotificationsResponse(BaseModel):
+    success: bool = True
+    notifications: list[NotificationOut]
+    unread: int
+
+
+class ActivityOut(ORMModel):
+    id: int
+    action: str
+    entity_type: str
+    entity_id: str | None
+    actor: str
+    description: str
+    created_at: datetime
+
+
+class ActivitiesResponse(BaseModel):
+    success: bool = True
+    activities: list[ActivityOut]
+
+
+class HealthResponse(BaseModel):
+    status: Literal["ok", "degraded"]
+    database: bool
+    prefect: bool
+    version: str

@@ -1,0 +1,63 @@
+"""What makes an uploaded model or dataset acceptable, checked before anything is stored."""
+
+from __future__ import annotations
+
+import ast
+import re
+from pathlib import PurePosixPath, PureWindowsPath
+
+from api.errors import ApiError
+
+DATASET_SUFFIXES = {".csv": "csv", ".xlsx": "xlsx"}
+_UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
+
+
+def safe_filename(raw: str | None, default_stem: str = "model") -> str:
+    """The last path component of a client filename, reduced to [A-Za-z0-9._-]."""
+    name = PureWindowsPath(PurePosixPath(raw or "").name).name
+    name = _UNSAFE.sub("_", name).strip("._") or default_stem
+    return name[-120:]
+
+
+def model_name_for(filename: str) -> str:
+    return filename.rsplit(".", 1)[0] or "model"
+
+
+def check_model_source(filename: str | None, data: bytes, max_bytes: int) -> str:
+    """Return the decoded source, or raise a 4xx ApiError that says what is wrong."""
+    if not filename or not filename.lower().endswith(".py"):
+        raise ApiError(400, "only Python files (.py) can be uploaded", {"filename": filename})
+    _check_size(data, max_bytes)
+    if b"\x00" in data:
+        raise ApiError(400, "file contains NUL bytes; a model must be a text file", {"offset": data.index(b"\x00")})
+    try:
+        source = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ApiError(400, f"file is not valid UTF-8 (byte {exc.start})", {"offset": exc.start}) from exc
+    try:
+        ast.parse(source, filename=filename)
+    except SyntaxError as exc:
+        raise ApiError(422, f"syntax error on line {exc.lineno}: {exc.msg}", {"line": exc.lineno, "offset": exc.offset, "text": (exc.text or "").rstrip()}) from exc
+    return source
+
+
+def check_dataset(filename: str | None, data: bytes, max_bytes: int) -> str:
+    suffix = PurePosixPath(filename or "").suffix.lower()
+    if suffix not in DATASET_SUFFIXES:
+        raise ApiError(400, "datasets must be .csv or .xlsx files", {"filename": filename})
+    _check_size(data, max_bytes)
+    if suffix == ".xlsx" and not data.startswith(b"PK"):
+        raise ApiError(400, "not an .xlsx file (it is not a zip archive)")
+    if suffix == ".csv":
+        try:
+            data.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise ApiError(400, f"CSV is not valid UTF-8 (byte {exc.start})") from exc
+    return DATASET_SUFFIXES[suffix]
+
+
+def _check_size(data: bytes, max_bytes: int) -> None:
+    if not data:
+        raise ApiError(400, "file is empty")
+    if len(data) > max_bytes:
+        raise ApiError(413, f"file is larger than the {max_bytes // (1024 * 1024)} MB limit", {"size": len(data), "limit": max_bytes})

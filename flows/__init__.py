@@ -1,0 +1,9 @@
+"""flows — the Prefect side: one flow that runs a DMO/RMO/SO model.
+
+Owns: the flow (`market.py`), the model subprocess and its line stream
+(`model_process.py`), per-job sequencing of lines (`lines.py`) and the HTTP
+client through which a flow reaches the facade (`facade.py`, `shipper.py`).
+Contract: a flow reaches the model file, the dataset and the database only
+over the network through the facade, so a worker may run on another machine.
+Never imports `api/` or `storage/`.
+"""

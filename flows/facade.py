@@ -1,0 +1,79 @@
+"""The flow's only way to the facade: HTTP, with retries through facade restarts.
+
+Transient failures (connection refused, timeouts, 5xx) are retried with
+backoff until `give_up_after_s`; a 4xx is the facade's answer and is raised at
+once as `FacadeRefused` with its message.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+from tenacity import AsyncRetrying, retry_if_exception, stop_after_delay, wait_exponential
+
+from optbox.protocol import ClaimedRun, LogBatch, LogBatchAck, RunClaim, RunOutcome
+
+
+class FacadeRefused(Exception):
+    """The facade answered 4xx: retrying will not help."""
+
+    def __init__(self, status_code: int, message: str) -> None:
+        super().__init__(message)
+        self.status_code = status_code
+
+
+def _is_transient(exc: BaseException) -> bool:
+    if isinstance(exc, httpx.TransportError):
+        return True
+    return isinstance(exc, httpx.HTTPStatusError) and exc.response.status_code >= 500
+
+
+def _error_text(response: httpx.Response) -> str:
+    try:
+        body = response.json()
+    except ValueError:
+        return response.text[:500]
+    return str(body.get("error") or body.get("detail") or body)
+
+
+class FacadeClient:
+    def __init__(self, base_url: str, *, give_up_after_s: float = 600.0) -> None:
+        self._http = httpx.AsyncClient(base_url=base_url, timeout=httpx.Timeout(30.0, connect=5.0))
+        self.give_up_after_s = give_up_after_s
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+
+    async def _request(self, method: str, url: str, **kwargs: Any) -> httpx.Response:
+        retrying = AsyncRetrying(
+            retry=retry_if_exception(_is_transient),
+            wait=wait_exponential(multiplier=0.05, max=2.0),
+            stop=stop_after_delay(self.give_up_after_s),
+            reraise=True,
+        )
+        async for attempt in retrying:
+            with attempt:
+                response = await self._http.request(method, url, **kwargs)
+                if 400 <= response.status_code < 500:
+                    raise FacadeRefused(response.status_code, _error_text(response))
+                response.raise_for_status()
+                return response
+        raise AssertionError("unreachable")
+
+    async def claim(self, claim: RunClaim) -> ClaimedRun:
+        response = await self._request("POST", "/api/internal/runs/claim", json=claim.model_dump(mode="json"))
+        return ClaimedRun.model_validate(response.json())
+
+    async def download(self, path: str) -> bytes:
+        return (await self._request("GET", path)).content
+
+    async def send_lines(self, job_id: str, batch: LogBatch) -> LogBatchAck:
+        response = await self._request("POST", f"/api/internal/jobs/{job_id}/logs", content=batch.model_dump_json())
+        return LogBatchAck.model_validate(response.json())
+
+    async def upload_artifact(self, job_id: str, kind: str, name: str, data: bytes) -> None:
+        await self._request("POST", f"/api/internal/jobs/{job_id}/artifacts", params={"kind": kind}, files={"file": (name, data)})
+
+    async def finish(self, job_id: str, outcome: RunOutcome) -> None:
+        await self._request("POST", f"/api/internal/jobs/{job_id}/finish", json=outcome.model_dump(mode="json"))

@@ -1,0 +1,122 @@
+"""`optbox` — one command per role, all reading the same OPTBOX_* settings.
+
+  optbox up       everything in the foreground (what `make run` calls)
+  optbox api      the facade (FastAPI + Socket.IO) under uvicorn
+  optbox worker   a Prefect process worker for the project's work pool
+  optbox prefect  the Prefect server (UI + API)
+  optbox deploy   apply prefect.yaml (work pool, DMO/RMO/SO deployments)
+  optbox migrate  bring the database schema to head
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from typing import Annotated
+
+import typer
+
+from optbox.settings import PROJECT_DIR, get_settings
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__)
+
+
+@app.command()
+def migrate() -> None:
+    """Bring the database schema to head."""
+    from storage.db import migrate as run_migrations
+
+    settings = get_settings()
+    run_migrations(settings.resolved_database_url)
+    typer.echo(f"database at head: {settings.resolved_database_url}")
+
+
+@app.command()
+def api(port: Annotated[int | None, typer.Option(help="overrides OPTBOX_API_PORT")] = None,
+        host: Annotated[str | None, typer.Option(help="overrides OPTBOX_API_HOST")] = None) -> None:
+    """Serve the facade: HTTP API + Socket.IO."""
+    import uvicorn
+
+    from api.app import create_app
+    from optbox.roles import prefect_env
+
+    settings = get_settings()
+    if port is not None:
+        settings.api_port = port
+    if host is not None:
+        settings.api_host = host
+    os.environ.update(prefect_env(settings))
+    uvicorn.run(create_app(settings), host=settings.api_host, port=settings.api_port, log_level="warning",
+                ws="websockets-sansio", timeout_graceful_shutdown=3)
+
+
+@app.command()
+def prefect() -> None:
+    """Run the Prefect server (its UI on OPTBOX_PREFECT_PORT)."""
+    from optbox.roles import prefect_server_command, with_prefect_env
+
+    settings = get_settings()
+    settings.prefect_home.mkdir(parents=True, exist_ok=True)
+    command = prefect_server_command(settings)
+    os.execvpe(command[0], command, with_prefect_env(settings))
+
+
+@app.command()
+def deploy() -> None:
+    """Create the work pool and apply prefect.yaml."""
+    from optbox.roles import apply_deployments, wait_for_prefect
+
+    settings = get_settings()
+    wait_for_prefect(settings)
+    apply_deployments(settings)
+    typer.echo(f"applied prefect.yaml to {settings.resolved_prefect_api_url} (pool {settings.work_pool})")
+
+
+@app.command()
+def worker(apply: Annotated[bool, typer.Option("--deploy/--no-deploy", help="apply prefect.yaml first")] = False,
+           name: Annotated[str | None, typer.Option(help="worker name shown in the Prefect UI")] = None) -> None:
+    """Run a Prefect process worker for the project's work pool."""
+    from optbox.roles import apply_deployments, wait_for_prefect, with_prefect_env, worker_command
+
+    settings = get_settings()
+    wait_for_prefect(settings)
+    if apply:
+        apply_deployments(settings)
+    command = worker_command(settings, name)
+    os.chdir(PROJECT_DIR)
+    os.execvpe(command[0], command, with_prefect_env(settings))
+
+
+@app.command()
+def up() -> None:
+    """Start the Prefect server, a worker and the API together, in the foreground."""
+    from honcho.manager import Manager
+
+    from storage.db import migrate as run_migrations
+
+    settings = get_settings()
+    settings.resolved_data_dir.mkdir(parents=True, exist_ok=True)
+    run_migrations(settings.resolved_database_url)
+    optbox = [sys.executable, "-m", "optbox.cli"]
+    manager = Manager()
+    env = dict(os.environ)
+    manager.add_process("prefect", _join([*optbox, "prefect"]), env=env)
+    manager.add_process("worker", _join([*optbox, "worker", "--deploy"]), env=env)
+    manager.add_process("api", _join([*optbox, "api"]), env=env)
+    typer.echo(
+        f"optbox: API http://{settings.api_host}:{settings.api_port}  (docs /docs, health /api/health)\n"
+        f"optbox: Prefect UI {settings.resolved_prefect_api_url.removesuffix('/api')}\n"
+        f"optbox: data in {settings.resolved_data_dir}; Ctrl-C stops everything"
+    )
+    manager.loop()
+    sys.exit(manager.returncode)
+
+
+def _join(argv: list[str]) -> str:
+    import shlex
+
+    return shlex.join(argv)
+
+
+if __name__ == "__main__":
+    app()

@@ -1,0 +1,76 @@
+"""The one settings object. Every field is reachable from `OPTBOX_<FIELD>`.
+
+Roles (api, worker, flow) read the same environment; defaults give the
+embedded single-machine setup (SQLite + local Prefect server) under ./.data.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PROJECT_DIR = Path(__file__).resolve().parent.parent
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="OPTBOX_", extra="ignore")
+
+    data_dir: Path = Field(Path(".data"), description="Where the embedded database, stored files and Prefect home live.")
+    database_url: str | None = Field(None, description="SQLAlchemy async URL; default SQLite (WAL) in data_dir.")
+
+    api_host: str = Field("127.0.0.1", description="Facade bind address. Loopback by default.")
+    api_port: int = 8000
+    api_url: str | None = Field(None, description="How flows reach the facade; default http://api_host:api_port.")
+
+    prefect_host: str = "127.0.0.1"
+    prefect_port: int = 4200
+    prefect_api_url: str | None = Field(None, description="Default http://prefect_host:prefect_port/api.")
+    prefect_database_url: str | None = Field(None, description="Handed to the Prefect server; default SQLite in data_dir/prefect.")
+
+    work_pool: str = "optbox-process"
+    timezone: str = Field("Asia/Kolkata", description="Timezone of the DMO/RMO/SO schedules.")
+    schedules_active: bool = Field(True, description="Deploy the DMO/RMO/SO schedules active (tests turn them off).")
+    worker_poll_s: float = Field(1.0, description="How often the worker asks Prefect for runs to start.")
+    mirror_interval_s: float = Field(1.0, description="How often the facade reconciles JobRun with Prefect.")
+    mirror_lookback_h: float = Field(24.0, description="How far back the mirror looks for runs it has not seen.")
+
+    max_upload_mb: float = 10.0
+    bootstrap_samples: bool = Field(True, description="Register the shipped samples as active models on first start.")
+    flow_finish_grace_s: float = Field(600.0, description="How long a finished flow waits for an unreachable facade to take its lines.")
+
+    @property
+    def resolved_data_dir(self) -> Path:
+        return self.data_dir.expanduser().resolve()
+
+    @property
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite+aiosqlite:///{self.resolved_data_dir / 'optbox.db'}"
+
+    @property
+    def resolved_api_url(self) -> str:
+        if self.api_url:
+            return self.api_url.rstrip("/")
+        host = "127.0.0.1" if self.api_host in ("0.0.0.0", "::") else self.api_host
+        return f"http://{host}:{self.api_port}"
+
+    @property
+    def resolved_prefect_api_url(self) -> str:
+        return (self.prefect_api_url or f"http://{self.prefect_host}:{self.prefect_port}/api").rstrip("/")
+
+    @property
+    def prefect_home(self) -> Path:
+        return self.resolved_data_dir / "prefect"
+
+    @property
+    def max_upload_bytes(self) -> int:
+        return int(self.max_upload_mb * 1024 * 1024)
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,108 @@
+"""Fixtures: one real stack per test session, HTTP and Socket.IO clients against it."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import httpx
+import pytest
+import socketio
+
+from tests.stack import PROJECT_DIR, Stack, wait_until
+
+SAMPLES = PROJECT_DIR / "samples"
+TERMINAL = {"success", "failed", "cancelled"}
+
+
+@pytest.fixture(scope="session")
+def stack(tmp_path_factory) -> Stack:
+    system = Stack(tmp_path_factory.mktemp("optbox-data"))
+    try:
+        system.start()
+    except Exception:
+        for name in ("prefect", "worker", "api"):
+            print(f"----- {name} log -----\n{system.logs(name)[-5000:]}")
+        system.stop()
+        raise
+    yield system
+    system.stop()
+
+
+@pytest.fixture(scope="session")
+def api(stack: Stack) -> httpx.Client:
+    with httpx.Client(base_url=stack.api_url, timeout=30) as client:
+        yield client
+
+
+def upload(api: httpx.Client, filename: str, content: bytes, model_type: str, description: str = "test") -> httpx.Response:
+    return api.post("/api/optimization/upload", files={"file": (filename, content, "text/x-python")},
+                    data={"modelType": model_type, "description": description})
+
+
+def execute(api: httpx.Client, model_type: str, **body) -> dict:
+    response = api.post("/api/optimization/execute", json={"modelType": model_type, **body})
+    assert response.status_code == 202, response.text
+    return response.json()
+
+
+def job(api: httpx.Client, job_id: str) -> dict:
+    response = api.get(f"/api/optimization/jobs/{job_id}")
+    assert response.status_code == 200, response.text
+    return response.json()["job"]
+
+
+def wait_for_job(api: httpx.Client, job_id: str, statuses=TERMINAL, timeout: float = 120) -> dict:
+    return wait_until(lambda: (j := job(api, job_id))["status"] in statuses and j, timeout, f"job {job_id} to reach {statuses}", 0.3)
+
+
+def all_lines(api: httpx.Client, job_id: str) -> list[dict]:
+    lines, after = [], 0
+    while True:
+        page = api.get(f"/api/optimization/jobs/{job_id}/logs", params={"after_seq": after, "limit": 5000}).json()
+        lines += page["logs"]
+        after = page["nextAfterSeq"]
+        if not page["hasMore"]:
+            return lines
+
+
+class EventRecorder:
+    """A real Socket.IO client that records every optimization:* event it gets."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.client = socketio.AsyncClient(reconnection=True, reconnection_delay=0.2, reconnection_delay_max=1)
+        self.events: list[tuple[str, dict]] = []
+        self.client.on("*", self._record)
+
+    async def _record(self, event, data=None):
+        self.events.append((event, data))
+
+    async def __aenter__(self) -> EventRecorder:
+        await self.client.connect(self.url, transports=["websocket"], wait_timeout=10)
+        await self.wait_for(lambda: any(e == "connected" for e, _ in self.events), 10, "connected")
+        return self
+
+    async def __aexit__(self, *exc) -> None:
+        await self.client.disconnect()
+
+    def of(self, event: str, job_id: str | None = None) -> list[dict]:
+        return [d for e, d in self.events if e == event and (job_id is None or d.get("jobId") == job_id)]
+
+    async def wait_for(self, predicate, timeout: float, what: str):
+        deadline = time.monotonic() + timeout
+        while not (result := predicate()):
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"timed out waiting for {what}")
+            await asyncio.sleep(0.05)
+        return result
+
+
+@pytest.fixture
+async def events(stack: Stack):
+    async with EventRecorder(stack.api_url) as recorder:
+        yield recorder
+
+
+def sample(name: str) -> bytes:
+    return (SAMPLES / name).read_bytes()

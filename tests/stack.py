@@ -1,0 +1,118 @@
+"""The real system for tests: a Prefect server, a worker and the facade as separate processes
+(so a test can kill and restart one), on free ports, with a fresh data directory."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+
+PROJECT_DIR = Path(__file__).resolve().parent.parent
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_until(predicate, timeout: float, what: str, interval: float = 0.2):
+    deadline = time.monotonic() + timeout
+    while True:
+        result = predicate()
+        if result:
+            return result
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"timed out after {timeout:.0f} s waiting for {what}")
+        time.sleep(interval)
+
+
+@dataclass
+class Stack:
+    data_dir: Path
+    api_port: int = field(default_factory=free_port)
+    prefect_port: int = field(default_factory=free_port)
+    extra_env: dict[str, str] = field(default_factory=dict)
+    processes: dict[str, subprocess.Popen] = field(default_factory=dict)
+
+    @property
+    def api_url(self) -> str:
+        return f"http://127.0.0.1:{self.api_port}"
+
+    @property
+    def prefect_api_url(self) -> str:
+        return f"http://127.0.0.1:{self.prefect_port}/api"
+
+    def env(self) -> dict[str, str]:
+        return {
+            **os.environ,
+            "OPTBOX_DATA_DIR": str(self.data_dir),
+            "OPTBOX_API_PORT": str(self.api_port),
+            "OPTBOX_PREFECT_PORT": str(self.prefect_port),
+            "OPTBOX_SCHEDULES_ACTIVE": "false",
+            "OPTBOX_MIRROR_INTERVAL_S": "0.5",
+            "OPTBOX_WORKER_POLL_S": "0.5",
+            "PREFECT_API_URL": self.prefect_api_url,
+            **self.extra_env,
+        }
+
+    def start_role(self, name: str, *args: str) -> subprocess.Popen:
+        log = open(self.data_dir / f"{name}.log", "ab")
+        process = subprocess.Popen(
+            [sys.executable, "-m", "optbox.cli", *args], cwd=PROJECT_DIR, env=self.env(),
+            stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+        )
+        self.processes[name] = process
+        return process
+
+    def stop_role(self, name: str, sig: int = signal.SIGTERM, timeout: float = 20) -> None:
+        process = self.processes.pop(name, None)
+        if process is None or process.poll() is not None:
+            return
+        os.killpg(process.pid, sig)
+        try:
+            process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+
+    def start(self) -> Stack:
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        self.start_role("prefect", "prefect")
+        self.start_role("worker", "worker", "--deploy")
+        self.start_api()
+        wait_until(self.deployments_ready, 240, "the worker to apply prefect.yaml", interval=1)
+        return self
+
+    def start_api(self) -> None:
+        self.start_role("api", "api")
+        wait_until(self.api_healthy, 120, "the API to be healthy", interval=0.3)
+
+    def api_healthy(self) -> bool:
+        try:
+            return httpx.get(f"{self.api_url}/api/health", timeout=2).json().get("status") == "ok"
+        except (httpx.HTTPError, ValueError):
+            return False
+
+    def deployments_ready(self) -> bool:
+        try:
+            response = httpx.post(f"{self.prefect_api_url}/deployments/filter", json={"limit": 50}, timeout=5)
+            names = {d["name"] for d in response.json()}
+        except (httpx.HTTPError, ValueError):
+            return False
+        return {"dmo", "rmo", "so"} <= names
+
+    def stop(self) -> None:
+        for name in ("api", "worker", "prefect"):
+            self.stop_role(name)
+
+    def logs(self, name: str) -> str:
+        path = self.data_dir / f"{name}.log"
+        return path.read_text(errors="replace") if path.exists() else ""
