@@ -32,6 +32,8 @@ from storage import audit, catalog, jobs
 from storage.files import new_key, sha256_hex
 from storage.models import DataSource, JobRun, OptimizationModel
 
+CANCEL_STATES = ("Cancelling", "Cancelled")
+
 
 def new_job_id(model_type: ModelType | str) -> str:
     kind = model_type.value if isinstance(model_type, ModelType) else model_type
@@ -201,8 +203,11 @@ async def finish_run(facade: Facade, session: AsyncSession, job_id: str, outcome
     job = await _require_job(session, job_id)
     if outcome.attempt < job.attempt:
         return job
+    status = outcome.status
+    if status == JobStatus.failed and job.prefect_state in CANCEL_STATES:
+        status = JobStatus.cancelled  # the model died of the cancellation's signal before its flow did
     jobs.apply_report(job, outcome.report)
-    changed = jobs.move_status(job, outcome.status, outcome.attempt)
+    changed = jobs.move_status(job, status, outcome.attempt)
     if changed:
         job.exit_code = outcome.exit_code
         job.error_message = outcome.error_message
@@ -229,7 +234,7 @@ async def cancel_run(facade: Facade, session: AsyncSession, job_id: str, actor: 
         raise ApiError(409, f"job {job_id} already ended ({job.status})")
     prefect_state = None
     if job.flow_run_id:
-        prefect_state = await facade.orchestrator.cancel(job.flow_run_id)
+        prefect_state = job.prefect_state = await facade.orchestrator.cancel(job.flow_run_id)
     if job.flow_run_id is None or prefect_state == "Cancelled":
         jobs.move_status(job, JobStatus.cancelled, job.attempt)
         job.error_message = "cancelled by user"

@@ -35,6 +35,15 @@ def api(stack: Stack) -> httpx.Client:
         yield client
 
 
+@pytest.fixture
+def keep_active_models(api):
+    """Uploads activate the new model; put the previously active ones back afterwards."""
+    active = [m["id"] for m in api.get("/api/optimization/models", params={"status": "active"}).json()["models"]]
+    yield
+    for model_id in active:
+        api.post(f"/api/optimization/models/{model_id}/activate")
+
+
 def upload(api: httpx.Client, filename: str, content: bytes, model_type: str, description: str = "test") -> httpx.Response:
     return api.post("/api/optimization/upload", files={"file": (filename, content, "text/x-python")},
                     data={"modelType": model_type, "description": description})

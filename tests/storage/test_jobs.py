@@ -1,0 +1,80 @@
+"""JobRun/JobLog invariants, on SQLite and on PostgreSQL when one is reachable."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from datetime import UTC, datetime
+
+import asyncpg
+import pytest
+
+from optbox.protocol import JobStatus, LogLevel, LogLine, Report, Stream
+from storage import jobs
+from storage.db import Database, migrate
+from storage.models import JobRun
+
+PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
+
+
+async def _postgres_url() -> str | None:
+    name = f"optbox_test_{uuid.uuid4().hex[:8]}"
+    try:
+        conn = await asyncpg.connect(PG_ADMIN, timeout=3)
+    except (OSError, asyncpg.PostgresError):
+        return None
+    await conn.execute(f'CREATE DATABASE "{name}"')
+    await conn.close()
+    return f"postgresql+asyncpg://postgres@127.0.0.1:5432/{name}"
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+async def db(request, tmp_path):
+    if request.param == "sqlite":
+        url = f"sqlite+aiosqlite:///{tmp_path / 'optbox.db'}"
+    else:
+        url = await _postgres_url()
+        if url is None:
+            pytest.skip("no PostgreSQL at 127.0.0.1:5432")
+    await asyncio.to_thread(migrate, url)
+    database = Database(url)
+    yield database
+    await database.dispose()
+    if request.param == "postgresql":
+        conn = await asyncpg.connect(PG_ADMIN, timeout=3)
+        await conn.execute(f'DROP DATABASE "{url.rsplit("/", 1)[1]}"')
+        await conn.close()
+
+
+def line(seq: int, message: str = "x", report: Report | None = None) -> LogLine:
+    return LogLine(seq=seq, timestamp=datetime.now(UTC), level=LogLevel.INFO, stream=Stream.stdout, message=message, report=report)
+
+
+async def test_storing_a_batch_twice_keeps_each_line_once_in_order(db):
+    async with db.session() as session:
+        job = JobRun(job_id="j1", model_type="SO")
+        session.add(job)
+        await jobs.store_lines(session, job, [line(1), line(2), line(3, report=Report(progress=30, objective_value=5))])
+        await jobs.store_lines(session, job, [line(2), line(3), line(4)])
+        await session.commit()
+        stored = await jobs.read_lines(session, "j1")
+    assert [row.seq for row in stored] == [1, 2, 3, 4]
+    assert job.last_seq == 4 and job.progress == 30 and job.objective_value == 5
+
+
+def test_status_moves_forward_within_an_attempt_and_first_end_wins():
+    job = JobRun(job_id="j", model_type="DMO", status="pending", attempt=1, progress=0)
+    assert jobs.move_status(job, JobStatus.running, 1) and job.started_at is not None
+    assert not jobs.move_status(job, JobStatus.pending, 1)
+    assert jobs.move_status(job, JobStatus.failed, 1) and job.completed_at is not None
+    assert not jobs.move_status(job, JobStatus.success, 1)
+    assert not jobs.move_status(job, JobStatus.running, 1)
+    assert job.status == "failed"
+
+
+def test_a_retry_starts_the_run_again_and_a_stale_attempt_is_ignored():
+    job = JobRun(job_id="j", model_type="DMO", status="failed", attempt=1, progress=40, error_message="boom")
+    assert jobs.move_status(job, JobStatus.pending, 2)
+    assert (job.status, job.attempt, job.error_message, job.progress) == ("pending", 2, None, 0)
+    assert not jobs.move_status(job, JobStatus.success, 1)
+    assert jobs.move_status(job, JobStatus.success, 2) and job.progress == 100
