@@ -64,7 +64,8 @@ def prefect() -> None:
 @app.command()
 def deploy() -> None:
     """Create the work pool and apply prefect.yaml."""
-    from optbox.roles import apply_deployments, wait_for_prefect
+    from deployments.apply import apply_deployments
+    from optbox.roles import wait_for_prefect
 
     settings = get_settings()
     wait_for_prefect(settings)
@@ -76,7 +77,8 @@ def deploy() -> None:
 def worker(apply: Annotated[bool, typer.Option("--deploy/--no-deploy", help="apply prefect.yaml first")] = False,
            name: Annotated[str | None, typer.Option(help="worker name shown in the Prefect UI")] = None) -> None:
     """Run a Prefect process worker for the project's work pool."""
-    from optbox.roles import apply_deployments, wait_for_prefect, with_prefect_env, worker_command
+    from deployments.apply import apply_deployments
+    from optbox.roles import wait_for_prefect, with_prefect_env, worker_command
 
     settings = get_settings()
     wait_for_prefect(settings)

@@ -4,7 +4,6 @@ the worker and the API. `optbox up` runs them together; each also runs alone."""
 from __future__ import annotations
 
 import os
-import subprocess
 import sys
 import time
 
@@ -67,26 +66,3 @@ def wait_for_prefect(settings: Settings, timeout_s: float = 120.0) -> None:
         if time.monotonic() > deadline:
             raise TimeoutError(f"Prefect API at {url} did not come up within {timeout_s:.0f} s")
         time.sleep(0.5)
-
-
-async def ensure_work_pool(settings: Settings) -> None:
-    from prefect.client.orchestration import PrefectClient
-    from prefect.client.schemas.actions import WorkPoolCreate
-    from prefect.exceptions import ObjectAlreadyExists
-    from prefect.workers.process import ProcessWorker
-
-    pool = WorkPoolCreate(name=settings.work_pool, type="process", base_job_template=ProcessWorker.get_default_base_job_template())
-    async with PrefectClient(api=settings.resolved_prefect_api_url) as client:
-        try:
-            await client.create_work_pool(pool)
-        except ObjectAlreadyExists:
-            pass
-
-
-def apply_deployments(settings: Settings) -> None:
-    """Create the process work pool, then apply prefect.yaml with Prefect's own CLI."""
-    import asyncio
-
-    asyncio.run(ensure_work_pool(settings))
-    subprocess.run([*prefect_cli(), "--no-prompt", "deploy", "--all", "--prefect-file", str(PROJECT_DIR / "prefect.yaml")],
-                   env=with_prefect_env(settings), cwd=PROJECT_DIR, check=True, stdout=subprocess.DEVNULL)

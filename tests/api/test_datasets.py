@@ -1,0 +1,40 @@
+"""Input datasets: uploaded per type, used by a run, recorded with their sha256."""
+
+from __future__ import annotations
+
+import hashlib
+
+from tests.conftest import SAMPLES, all_lines, execute, wait_for_job
+
+
+def upload_dataset(api, name: str, content: bytes, model_type: str):
+    return api.post("/api/optimization/datasources", files={"file": (name, content, "text/csv")}, data={"modelType": model_type})
+
+
+def test_refuses_datasets_that_are_not_csv_or_xlsx(api):
+    assert upload_dataset(api, "prices.json", b"{}", "SO").status_code == 400
+    assert upload_dataset(api, "prices.xlsx", b"not a zip", "SO").status_code == 400
+    assert upload_dataset(api, "prices.csv", b"", "SO").status_code == 400
+
+
+def test_a_run_uses_the_named_dataset_and_records_its_hash(api):
+    # the same prices, doubled: the battery's profit doubles
+    rows = (SAMPLES / "data" / "so_prices.csv").read_text().splitlines()
+    doubled = "\n".join([rows[0]] + [f"{b},{float(p) * 2}" for b, p in (r.split(",") for r in rows[1:])]) + "\n"
+    dataset = upload_dataset(api, "so_doubled.csv", doubled.encode(), "SO").json()["dataSource"]
+    assert dataset["sha256"] == hashlib.sha256(doubled.encode()).hexdigest()
+    assert dataset["id"] in [d["id"] for d in api.get("/api/optimization/datasources", params={"type": "SO"}).json()["dataSources"]]
+
+    started = execute(api, "SO", dataSourceId=dataset["id"], config={"max_cycles": 1})
+    row = wait_for_job(api, started["jobId"])
+    assert row["status"] == "success", all_lines(api, started["jobId"])[-5:]
+    assert row["data_source_id"] == dataset["id"] and row["data_source_sha256"] == dataset["sha256"]
+    assert row["model_config"] == {"max_cycles": 1}
+    assert row["metrics"]["cycles"] <= 1.0 + 1e-6
+
+
+def test_a_dataset_of_another_type_is_refused_at_execute(api):
+    # a valid RMO dataset: it becomes the newest RMO input, which later RMO runs use
+    dataset = upload_dataset(api, "rmo_copy.csv", (SAMPLES / "data" / "rmo_realtime.csv").read_bytes(), "RMO").json()["dataSource"]
+    response = api.post("/api/optimization/execute", json={"modelType": "SO", "dataSourceId": dataset["id"]})
+    assert response.status_code == 400 and "is for RMO" in response.json()["error"]
