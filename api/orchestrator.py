@@ -20,7 +20,7 @@ from prefect.client.schemas.objects import FlowRun, StateType
 from prefect.client.schemas.sorting import FlowRunSort
 from prefect.states import Cancelled, Cancelling
 
-from optbox.protocol import FLOW_NAME, ModelType, deployment_name
+from optbox.protocol import FLOW_NAME, ModelType, deployment_name, deployment_path
 
 
 class DeploymentMissing(Exception):
@@ -54,13 +54,13 @@ class Orchestrator:
         for model_type in ModelType:
             if deployment := by_name.get(deployment_name(model_type)):
                 self._deployment_ids[model_type] = deployment.id
-                self.deployment_types[deployment.id] = (f"{FLOW_NAME}/{deployment.name}", model_type)
+                self.deployment_types[deployment.id] = (deployment_path(model_type), model_type)
 
     async def deployment_id(self, model_type: ModelType) -> UUID:
         if model_type not in self._deployment_ids:
             await self.refresh_deployments()
         if model_type not in self._deployment_ids:
-            raise DeploymentMissing(f"no Prefect deployment {FLOW_NAME}/{deployment_name(model_type)}; is the worker up (it applies prefect.yaml)?")
+            raise DeploymentMissing(f"no Prefect deployment {deployment_path(model_type)}; is the worker up (it applies prefect.yaml)?")
         return self._deployment_ids[model_type]
 
     async def create_run(self, model_type: ModelType, parameters: dict[str, Any], *, tags: Sequence[str], retries: int | None) -> FlowRun:

@@ -27,6 +27,7 @@ from optbox.protocol import (
     RunClaim,
     RunOutcome,
     TriggeredBy,
+    deployment_path,
 )
 from storage import audit, catalog, jobs
 from storage.files import new_key, sha256_hex
@@ -106,7 +107,7 @@ async def start_run(facade: Facade, session: AsyncSession, request: ExecuteReque
         await session.rollback()
         raise ApiError(503, f"could not create the Prefect flow run: {exc}") from exc
     job.flow_run_id = str(flow_run.id)
-    job.deployment_name = f"optbox-model-run/{request.modelType.value.lower()}"
+    job.deployment_name = deployment_path(request.modelType)
     job.prefect_state = flow_run.state.name if flow_run.state else None
     audit.record_activity(session, "execute", "job", job.job_id, f"started {request.modelType.value} run of {model.model_name} v{model.version}", actor)
     await session.commit()

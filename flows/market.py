@@ -143,7 +143,7 @@ async def _claim(facade: FacadeClient, model_type: ModelType, job_id: str | None
     if flow_run.deployment_id is not None:
         from prefect.runtime import deployment
 
-        deployment_name = deployment.name
+        deployment_name = f"{FLOW_NAME}/{deployment.name}"
     return await facade.claim(RunClaim(
         flow_run_id=str(flow_run.id), deployment_name=deployment_name, model_type=model_type,
         attempt=max(flow_run.run_count, 1), job_id=job_id, model_id=model_id, config=config,

@@ -38,6 +38,11 @@ def deployment_name(model_type: ModelType) -> str:
     return model_type.value.lower()
 
 
+def deployment_path(model_type: ModelType) -> str:
+    """`<flow>/<deployment>`, as Prefect names it."""
+    return f"{FLOW_NAME}/{deployment_name(model_type)}"
+
+
 class LogLevel(str, enum.Enum):
     DEBUG = "DEBUG"
     INFO = "INFO"

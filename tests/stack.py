@@ -60,6 +60,8 @@ class Stack:
             "OPTBOX_MIRROR_INTERVAL_S": "0.5",
             "OPTBOX_WORKER_POLL_S": "0.5",
             "PREFECT_API_URL": self.prefect_api_url,
+            # so a schedule a test adds gets its runs within seconds, not the stock minute
+            "PREFECT_SERVER_SERVICES_SCHEDULER_LOOP_SECONDS": "2",
             **self.extra_env,
         }
 
