@@ -87,10 +87,15 @@ class Mirror:
         known = set(map(str, runs))
         for run in await orchestrator.read_runs([i for i in unfinished if i not in known]):
             runs[run.id] = run
+        async with self.facade.db.session() as session:
+            seen = {flow_run_id: (job.prefect_state, job.attempt) for flow_run_id, job in (await jobs.jobs_by_flow_run(session, list(map(str, runs)))).items()}
         changed = 0
         for flow_run in runs.values():
-            if flow_run.state is not None and flow_run.deployment_id in orchestrator.deployment_types:
-                changed += await self._reconcile_run(flow_run)
+            if flow_run.state is None or flow_run.deployment_id not in orchestrator.deployment_types:
+                continue
+            if seen.get(str(flow_run.id)) == (flow_run.state.name, attempt_of(flow_run)):
+                continue  # nothing moved since the last pass
+            changed += await self._reconcile_run(flow_run)
         self.passes += 1
         return changed
 

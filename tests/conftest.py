@@ -15,18 +15,24 @@ SAMPLES = PROJECT_DIR / "samples"
 TERMINAL = {"success", "failed", "cancelled"}
 
 
+def _print_role_logs(system: Stack) -> None:
+    for name in ("prefect", "worker", "api"):
+        print(f"----- {name} log (tail) -----\n{system.logs(name)[-6000:]}")
+
+
 @pytest.fixture(scope="session")
-def stack(tmp_path_factory) -> Stack:
+def stack(tmp_path_factory, request) -> Stack:
     system = Stack(tmp_path_factory.mktemp("optbox-data"))
     try:
         system.start()
     except Exception:
-        for name in ("prefect", "worker", "api"):
-            print(f"----- {name} log -----\n{system.logs(name)[-5000:]}")
+        _print_role_logs(system)
         system.stop()
         raise
     yield system
     system.stop()
+    if request.session.testsfailed:
+        _print_role_logs(system)  # what the processes said, for a failure seen only in CI
 
 
 @pytest.fixture(scope="session")

@@ -9,7 +9,7 @@ import io
 import httpx
 import pytest
 
-from tests.conftest import all_lines, execute, job
+from tests.conftest import EventRecorder, all_lines, execute, job
 
 SAMPLE_RUNS = {"DMO": ("dmo_schedule.csv", 96), "RMO": ("rmo_redispatch.csv", 30), "SO": ("so_schedule.csv", 96)}
 
@@ -21,6 +21,14 @@ def prefect_logs(stack, flow_run_id: str) -> list[str]:
 
 
 async def test_runs_each_sample_with_live_lines_mirrored_rows_and_results(stack, api, events):
+    # a second client in several rooms at once: the lobby, DMO's room twice over, RMO's room by name
+    async with EventRecorder(stack.api_url) as subscribed:
+        assert (await subscribed.client.call("optimization:subscribe", {"modelType": "DMO"}))["ok"]
+        assert (await subscribed.client.call("subscribe", "model:RMO"))["ok"]
+        await _run_samples(stack, api, events, subscribed)
+
+
+async def _run_samples(stack, api, events, subscribed):
     started = {model_type: execute(api, model_type) for model_type in SAMPLE_RUNS}
     for body in started.values():
         assert body["success"] is True and body["status"] == "pending" and body["flowRunId"]
@@ -40,6 +48,8 @@ async def test_runs_each_sample_with_live_lines_mirrored_rows_and_results(stack,
         # every line arrived live, once, in order, and the table holds the same lines
         live = events.of("optimization:log", job_id)
         stored = await asyncio.to_thread(all_lines, api, job_id)
+        await subscribed.wait_for(lambda j=job_id: subscribed.of("optimization:completed", j), 30, "the subscribed client's completion")
+        assert subscribed.of("optimization:log", job_id) == live  # each event once, whatever rooms a client is in
         assert [line["seq"] for line in live] == list(range(1, len(live) + 1))
         assert [(line["seq"], line["message"]) for line in stored] == [(line["seq"], line["message"]) for line in live]
         assert all(line["modelType"] == model_type and line["timestamp"] for line in live)
