@@ -10,6 +10,7 @@ from pathlib import Path
 
 import httpx
 import psutil
+from tenacity import retry, retry_if_exception, stop_after_attempt, wait_fixed
 
 from tests.conftest import SAMPLES, all_lines, execute, job, upload, wait_for_job
 from tests.stack import wait_until
@@ -17,7 +18,10 @@ from tests.stack import wait_until
 MODELS = Path(__file__).parent.parent / "models"
 
 
+@retry(retry=retry_if_exception(lambda e: isinstance(e, httpx.HTTPStatusError) and e.response.status_code == 503),
+       wait=wait_fixed(0.5), stop=stop_after_attempt(20), reraise=True)
 def prefect(stack, method: str, path: str, **kwargs) -> httpx.Response:
+    """Prefect's API; retried on 503, which its SQLite answers while busy (its own client retries too)."""
     response = httpx.request(method, f"{stack.prefect_api_url}{path}", timeout=30, **kwargs)
     response.raise_for_status()
     return response
