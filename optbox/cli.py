@@ -11,6 +11,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import sys
 from typing import Annotated
 
@@ -75,18 +76,34 @@ def deploy() -> None:
 
 @app.command()
 def worker(apply: Annotated[bool, typer.Option("--deploy/--no-deploy", help="apply prefect.yaml first")] = False,
-           name: Annotated[str | None, typer.Option(help="worker name shown in the Prefect UI")] = None) -> None:
-    """Run a Prefect process worker for the project's work pool."""
+           name: Annotated[str | None, typer.Option(help="worker name shown in the Prefect UI")] = None,
+           stock: Annotated[bool, typer.Option("--stock", help="Prefect's stock process worker (cold start per run)")] = False) -> None:
+    """Run a Prefect process worker for the project's work pool (warm: runs fork from a preloaded process)."""
     from deployments.apply import apply_deployments
-    from optbox.roles import wait_for_prefect, with_prefect_env, worker_command
+    from optbox.roles import prefect_env, wait_for_prefect, with_prefect_env, worker_command
 
     settings = get_settings()
+    os.chdir(PROJECT_DIR)
+    os.environ.update(prefect_env(settings))
     wait_for_prefect(settings)
     if apply:
         apply_deployments(settings)
-    command = worker_command(settings, name)
-    os.chdir(PROJECT_DIR)
-    os.execvpe(command[0], command, with_prefect_env(settings))
+    if stock:
+        command = worker_command(settings, name)
+        os.execvpe(command[0], command, with_prefect_env(settings))
+    import anyio
+
+    from flows.warm_worker import serve
+
+    signal.signal(signal.SIGTERM, _raise_keyboard_interrupt)
+    try:
+        anyio.run(serve, settings.work_pool, name)
+    except KeyboardInterrupt:
+        typer.echo("worker stopped")
+
+
+def _raise_keyboard_interrupt(*_: object) -> None:
+    raise KeyboardInterrupt
 
 
 @app.command()

@@ -65,6 +65,8 @@ def test_retry_from_prefect_raises_the_attempt_and_continues_the_lines(api, stac
     first = wait_for_job(api, started["jobId"])
     first_lines = all_lines(api, started["jobId"])
     assert first["status"] == "failed"
+    # the facade hears of the failure from the flow a moment before Prefect records it
+    wait_until(lambda: prefect(stack, "GET", f"/flow_runs/{started['flowRunId']}").json()["state"]["type"] == "FAILED", 30, "Prefect's Failed")
 
     # what the Prefect UI's Retry button does
     prefect(stack, "POST", f"/flow_runs/{started['flowRunId']}/set_state",

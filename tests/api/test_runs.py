@@ -10,6 +10,7 @@ import httpx
 import pytest
 
 from tests.conftest import EventRecorder, all_lines, execute, job
+from tests.stack import wait_until
 
 SAMPLE_RUNS = {"DMO": ("dmo_schedule.csv", 96), "RMO": ("rmo_redispatch.csv", 30), "SO": ("so_schedule.csv", 96)}
 
@@ -65,10 +66,11 @@ async def _run_samples(stack, api, events, subscribed):
         assert download.status_code == 200
         assert len(list(csv.reader(io.StringIO(download.text)))) == rows + 1
 
-        # the run is a real Prefect flow run whose logs carry the model's lines
-        flow_run = httpx.get(f"{stack.prefect_api_url}/flow_runs/{body['flowRunId']}").json()
-        assert flow_run["state"]["type"] == "COMPLETED"
-        assert printed in await asyncio.to_thread(prefect_logs, stack, body["flowRunId"])
+        # the run is a real Prefect flow run whose logs carry the model's lines; Prefect settles
+        # both just after the flow has told the facade, so wait for them (bounded) instead of racing
+        flow_run_url = f"{stack.prefect_api_url}/flow_runs/{body['flowRunId']}"
+        await asyncio.to_thread(wait_until, lambda url=flow_run_url: httpx.get(url).json()["state"]["type"] == "COMPLETED", 30, "Prefect's Completed")
+        await asyncio.to_thread(wait_until, lambda fr=body["flowRunId"], line=printed: line in prefect_logs(stack, fr), 30, "the line in Prefect's logs")
 
         logfile = await asyncio.to_thread(api.get, f"/api/optimization/jobs/{job_id}/logfile")
         assert logfile.text.count("\n") == len(stored) and printed in logfile.text

@@ -1,0 +1,138 @@
+"""A Prefect process worker that starts flow runs warm.
+
+The stock process worker starts each flow run as a fresh `python -m prefect.engine`
+(behind a workspace supervisor): on this project's 2-core machines that is two
+interpreter starts and two imports of Prefect, 10-15 s before a model prints its
+first line. This worker keeps one *forkserver* process that has Prefect and the
+flow imported; each flow run is forked from it in milliseconds, runs in its own
+session (so cancelling kills the flow and its model together), and is still an
+ordinary Prefect flow run of its deployment: same states, logs, retries and
+cancellation, driven by Prefect's own FlowRunExecutor.
+
+Contract: serves pools of type "process"; honours the deployment's job env
+(OPTBOX_FLOW_RETRIES etc.), read per run, not at import.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import multiprocessing
+import os
+import warnings
+from typing import Any
+
+import anyio
+import anyio.abc
+from prefect.client.schemas.objects import FlowRun
+from prefect.runner._flow_run_executor import FlowRunExecutionResult, FlowRunExecutorContext
+from prefect.runner._process_manager import ProcessHandle, create_isolated_termination_scope
+from prefect.workers.process import ProcessJobConfiguration, ProcessWorker, ProcessWorkerResult
+
+from optbox.settings import PROJECT_DIR
+
+PRELOAD = ["prefect.flow_engine", "prefect.context", "flows.market"]
+_CONTROL_ENV = ("PREFECT__CONTROL_PORT", "PREFECT__CONTROL_TOKEN")
+
+
+def forkserver() -> multiprocessing.context.ForkServerContext:
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload(PRELOAD)
+    return context
+
+
+def warm_up() -> None:
+    """Start the forkserver now (it imports Prefect and the flow once), not at the first run."""
+    process = forkserver().Process(target=_noop)
+    process.start()
+    process.join()
+
+
+def _noop() -> None:
+    pass
+
+
+def run_forked_flow_run(flow_run: FlowRun, env: dict[str, str]) -> None:
+    """Body of a forked child: become a session leader, take the run's env, run the flow."""
+    os.setsid()
+    os.chdir(PROJECT_DIR)
+    os.environ.update(env)
+
+    from prefect.context import SettingsContext, get_settings_context
+    from prefect.engine import handle_engine_signals
+    from prefect.flow_engine import run_flow
+    from prefect.settings import Settings
+
+    from flows.market import run_optimization_model
+
+    flow = run_optimization_model.with_options(
+        retries=int(env.get("OPTBOX_FLOW_RETRIES", "0")),
+        retry_delay_seconds=int(env.get("OPTBOX_FLOW_RETRY_DELAY_S", "60")),
+    )
+    with SettingsContext(profile=get_settings_context().profile, settings=Settings()):
+        with handle_engine_signals(flow_run.id):
+            outcome = run_flow(flow, flow_run=flow_run)
+            if asyncio.iscoroutine(outcome):
+                asyncio.run(outcome)
+
+
+class ForkedFlowStarter:
+    """Prefect ProcessStarter: a flow run as a child of the warm forkserver."""
+
+    def __init__(self, *, env: dict[str, str | None], control_channel: Any) -> None:
+        self._env = {key: value for key, value in env.items() if value is not None}
+        self._control_channel = control_channel
+
+    async def start(self, flow_run: FlowRun, task_status: anyio.abc.TaskStatus[ProcessHandle] = anyio.TASK_STATUS_IGNORED) -> None:
+        env = dict(self._env)
+        if self._control_channel is not None:
+            try:
+                port, token = self._control_channel.register(flow_run.id)
+                env.update(zip(_CONTROL_ENV, (str(port), token), strict=True))
+            except RuntimeError:
+                pass  # no loopback listener: cancellation falls back to kill-only
+        process = forkserver().Process(target=run_forked_flow_run, args=(flow_run, env), name=f"flow-run-{flow_run.id}")
+        await anyio.to_thread.run_sync(process.start)
+        task_status.started(ProcessHandle(process, termination_scope=create_isolated_termination_scope(process.pid)))
+        await anyio.to_thread.run_sync(process.join)
+
+
+async def _resolve_flow(_: FlowRun):
+    """The flow object, for Prefect's on_cancellation/on_crashed hook runner."""
+    from flows.market import run_optimization_model
+
+    return run_optimization_model
+
+
+with warnings.catch_warnings():
+    # Same pool type as Prefect's ProcessWorker on purpose (pools, UI and job template stay stock);
+    # Prefect's type registry warns that this class now answers for "process" in this process.
+    warnings.simplefilter("ignore", UserWarning)
+
+    class WarmProcessWorker(ProcessWorker):
+        type = "process"
+
+        async def run(self, flow_run: FlowRun, configuration: ProcessJobConfiguration,
+                      task_status: anyio.abc.TaskStatus[int] | None = None) -> ProcessWorkerResult:
+            task_status = task_status or anyio.TASK_STATUS_IGNORED
+            execution: FlowRunExecutionResult | None = None
+            async with FlowRunExecutorContext() as ctx:
+                starter = ForkedFlowStarter(env=configuration.env, control_channel=ctx.control_channel)
+                executor = ctx.create_executor(flow_run, starter, resolve_flow=_resolve_flow, propose_submitting=False)
+
+                async def execute(*, task_status: anyio.abc.TaskStatus[ProcessHandle] = anyio.TASK_STATUS_IGNORED) -> None:
+                    nonlocal execution
+                    execution = await executor.submit(task_status=task_status)
+
+                async with anyio.create_task_group() as group:
+                    handle = await group.start(execute)
+                    task_status.started(handle.pid)
+            if execution is None or execution.status_code is None:
+                raise RuntimeError("the flow run process did not start")
+            return ProcessWorkerResult(status_code=execution.status_code, identifier=str(execution.handle.pid))
+
+
+async def serve(work_pool: str, name: str | None = None) -> None:
+    """Run the warm worker until cancelled."""
+    await anyio.to_thread.run_sync(warm_up)
+    async with WarmProcessWorker(work_pool_name=work_pool, name=name) as worker:
+        await worker.start(printer=print)
