@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.context import Facade
@@ -15,6 +18,21 @@ from storage.files import new_key, sha256_hex
 from storage.models import DataSource, OptimizationModel
 
 
+@asynccontextmanager
+async def _stored_with_rows(facade: Facade, session: AsyncSession, key: str, data: bytes) -> AsyncIterator[None]:
+    """Store the bytes, let the caller add its rows, commit: on any failure neither stays behind."""
+    await facade.files.put(key, data)
+    try:
+        yield
+        await session.commit()
+    except BaseException as exc:
+        await session.rollback()
+        await facade.files.delete(key)
+        if isinstance(exc, IntegrityError):
+            raise ApiError(409, "another upload of the same name landed at the same moment; upload again for the next version") from exc
+        raise
+
+
 async def register_model(
     facade: Facade, session: AsyncSession, *, filename: str | None, data: bytes, model_type: ModelType,
     description: str | None, uploaded_by: str = "anonymous", activate: bool = True,
@@ -24,8 +42,7 @@ async def register_model(
     clean_name = safe_filename(filename)
     name = model_name_for(clean_name)
     key = new_key("models", ".py")
-    await facade.files.put(key, data)
-    try:
+    async with _stored_with_rows(facade, session, key, data):
         model = await catalog.add_model(session, OptimizationModel(
             model_name=name, original_filename=clean_name, model_type=model_type.value, file_ref=key,
             sha256=sha256_hex(data), file_size=len(data), syntax_valid=True, validation_message="syntax OK",
@@ -33,11 +50,6 @@ async def register_model(
         ), activate=activate)
         audit.record_activity(session, "upload", "model", model.id, f"uploaded {model_type.value} model {name} v{model.version}", uploaded_by)
         audit.notify(session, "Model uploaded", f"{name} v{model.version} ({model_type.value}) is ready", "success", "upload", {"modelId": model.id})
-        await session.commit()
-    except BaseException:
-        await session.rollback()
-        await facade.files.delete(key)
-        raise
     return model
 
 
@@ -76,16 +88,10 @@ async def register_dataset(
     kind = check_dataset(filename, data, facade.settings.max_upload_bytes)
     clean_name = safe_filename(filename, "dataset")
     key = new_key("datasets", Path(clean_name).suffix.lower())
-    await facade.files.put(key, data)
-    try:
+    async with _stored_with_rows(facade, session, key, data):
         dataset = await catalog.add_dataset(session, DataSource(
             name=clean_name, model_type=model_type.value, file_ref=key, sha256=sha256_hex(data), file_size=len(data),
             content_type=kind, description=description, uploaded_by=uploaded_by,
         ))
         audit.record_activity(session, "upload", "dataset", dataset.id, f"uploaded {model_type.value} dataset {clean_name}", uploaded_by)
-        await session.commit()
-    except BaseException:
-        await session.rollback()
-        await facade.files.delete(key)
-        raise
     return dataset
