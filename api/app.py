@@ -12,15 +12,17 @@ from contextlib import asynccontextmanager
 
 import socketio
 from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import RedirectResponse
 
+from api.auth import RateLimits, Role, check_auth_mode, identify
 from api.bootstrap import register_samples
 from api.context import Facade
 from api.errors import install_error_handlers
 from api.mirror import Mirror
 from api.orchestrator import Orchestrator
 from api.realtime import Realtime
-from api.routes import activity, datasources, health, internal, models, runs
+from api.routes import activity, auth, datasources, health, internal, models, runs
 from optbox.settings import Settings, get_settings
 from storage.db import Database, migrate
 from storage.files import LocalFileStore
@@ -28,9 +30,25 @@ from storage.files import LocalFileStore
 log = logging.getLogger(__name__)
 
 
+SECURITY_HEADERS = {
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "no-referrer",
+    "Cross-Origin-Opener-Policy": "same-origin",
+}
+
+
+async def authorized_socket(facade: Facade, token: str | None) -> bool:
+    if facade.settings.auth == "off":
+        return True
+    identity = await identify(facade, token)
+    return identity is not None and identity.role != Role.worker
+
+
 def create_app(settings: Settings | None = None) -> socketio.ASGIApp:
     settings = settings or get_settings()
-    realtime = Realtime()
+    check_auth_mode(settings)
+    realtime = Realtime(cors_origins=settings.cors_origins)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
@@ -38,8 +56,10 @@ def create_app(settings: Settings | None = None) -> socketio.ASGIApp:
         db = Database(settings.resolved_database_url)
         async with Orchestrator(settings.resolved_prefect_api_url) as orchestrator:
             facade = Facade(settings=settings, db=db, files=LocalFileStore(settings.resolved_data_dir / "files"),
-                            realtime=realtime, orchestrator=orchestrator)
+                            realtime=realtime, orchestrator=orchestrator,
+                            admin_token=settings.secret("admin_token"), worker_token=settings.secret("worker_token"))
             app.state.facade = facade
+            realtime.authenticate = lambda token: authorized_socket(facade, token)
             if settings.bootstrap_samples:
                 await register_samples(facade)
             mirror = Mirror(facade)
@@ -54,11 +74,23 @@ def create_app(settings: Settings | None = None) -> socketio.ASGIApp:
     app = FastAPI(title="optbox", version="0.1.0", lifespan=lifespan,
                   description="Sandbox for DMO/RMO/SO energy-market optimization models, orchestrated by Prefect.")
     install_error_handlers(app)
-    for router in (models.router, runs.router, datasources.router, activity.router, health.router, internal.router):
+    app.state.rate_limits = RateLimits(settings)
+    if settings.cors_origins:
+        app.add_middleware(CORSMiddleware, allow_origins=settings.cors_origins, allow_credentials=True,
+                           allow_methods=["GET", "POST", "DELETE"], allow_headers=["Authorization", "Content-Type"])
+
+    @app.middleware("http")
+    async def security_headers(request, call_next):
+        response = await call_next(request)
+        for name, value in SECURITY_HEADERS.items():
+            response.headers.setdefault(name, value)
+        return response
+
+    for router in (models.router, runs.router, datasources.router, activity.router, health.router, internal.router, auth.router):
         app.include_router(router)
 
     @app.get("/", include_in_schema=False)
     async def root() -> RedirectResponse:
-        return RedirectResponse("/docs")
+        return RedirectResponse("/sandbox")
 
     return socketio.ASGIApp(realtime.sio, other_asgi_app=app, socketio_path="socket.io")

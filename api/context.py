@@ -18,3 +18,5 @@ class Facade:
     files: FileStore
     realtime: Realtime
     orchestrator: Orchestrator
+    admin_token: str
+    worker_token: str

@@ -11,11 +11,12 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 
 class ApiError(Exception):
-    def __init__(self, status_code: int, error: str, details: Any = None) -> None:
+    def __init__(self, status_code: int, error: str, details: Any = None, headers: dict[str, str] | None = None) -> None:
         super().__init__(error)
         self.status_code = status_code
         self.error = error
         self.details = details
+        self.headers = headers
 
 
 def _body(error: str, details: Any = None) -> dict[str, Any]:
@@ -25,7 +26,7 @@ def _body(error: str, details: Any = None) -> dict[str, Any]:
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(ApiError)
     async def _api_error(_: Request, exc: ApiError) -> JSONResponse:
-        return JSONResponse(_body(exc.error, exc.details), status_code=exc.status_code)
+        return JSONResponse(_body(exc.error, exc.details), status_code=exc.status_code, headers=exc.headers)
 
     @app.exception_handler(RequestValidationError)
     async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:

@@ -14,7 +14,8 @@ several of them gets it once.
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
+from http.cookies import SimpleCookie
 from typing import Any
 
 import socketio
@@ -25,10 +26,23 @@ from storage.models import JobRun
 log = logging.getLogger(__name__)
 
 LOBBY = "optimization"
+SESSION_COOKIE = "optbox_session"  # the page's HttpOnly sign-in cookie (set by api/routes/auth.py)
 
 
 def job_rooms(job_id: str, model_type: str) -> list[str]:
     return [LOBBY, f"job:{job_id}", f"model:{model_type}"]
+
+
+async def _refuse_everyone(_: str | None) -> bool:
+    return False
+
+
+def _handshake_token(environ: dict, auth: Any) -> str | None:
+    """The key from the `auth` payload ({token}) or, for the page, the session cookie."""
+    if isinstance(auth, dict) and isinstance(auth.get("token"), str):
+        return auth["token"]
+    cookies = SimpleCookie(environ.get("HTTP_COOKIE", ""))
+    return cookies[SESSION_COOKIE].value if SESSION_COOKIE in cookies else None
 
 
 def _subscription_rooms(data: Any) -> list[str]:
@@ -42,8 +56,10 @@ def _subscription_rooms(data: Any) -> list[str]:
 
 
 class Realtime:
-    def __init__(self, client_manager: socketio.AsyncManager | None = None, cors_origins: list[str] | str = "*") -> None:
-        self.sio = socketio.AsyncServer(async_mode="asgi", cors_allowed_origins=cors_origins, client_manager=client_manager)
+    def __init__(self, client_manager: socketio.AsyncManager | None = None, cors_origins: list[str] | None = None) -> None:
+        # cors_allowed_origins=[] lets only same-origin pages in
+        self.sio = socketio.AsyncServer(async_mode="asgi", cors_allowed_origins=cors_origins or [], client_manager=client_manager)
+        self.authenticate: Callable[[str | None], Awaitable[bool]] = _refuse_everyone
         self._register_handlers()
 
     def _register_handlers(self) -> None:
@@ -51,6 +67,8 @@ class Realtime:
 
         @sio.event
         async def connect(sid, environ, auth=None):
+            if not await self.authenticate(_handshake_token(environ, auth)):
+                raise socketio.exceptions.ConnectionRefusedError("unauthorized: pass auth {token} or sign in first")
             await sio.enter_room(sid, LOBBY)
             await sio.emit("connected", {"sid": sid, "rooms": [LOBBY]}, to=sid)
 

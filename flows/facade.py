@@ -38,8 +38,9 @@ def _error_text(response: httpx.Response) -> str:
 
 
 class FacadeClient:
-    def __init__(self, base_url: str, *, give_up_after_s: float = 600.0) -> None:
-        self._http = httpx.AsyncClient(base_url=base_url, timeout=httpx.Timeout(30.0, connect=5.0))
+    def __init__(self, base_url: str, *, token: str, give_up_after_s: float = 600.0) -> None:
+        self._http = httpx.AsyncClient(base_url=base_url, timeout=httpx.Timeout(30.0, connect=5.0),
+                                       headers={"Authorization": f"Bearer {token}"})
         self.give_up_after_s = give_up_after_s
 
     async def aclose(self) -> None:

@@ -169,7 +169,7 @@ async def run_optimization_model(
     settings = get_settings()
     flow_run_id = str(get_run_context().flow_run.id)
     logger = get_run_logger()
-    facade = FacadeClient(settings.resolved_api_url, give_up_after_s=settings.flow_finish_grace_s)
+    facade = FacadeClient(settings.resolved_api_url, token=settings.secret("worker_token"), give_up_after_s=settings.flow_finish_grace_s)
     try:
         try:
             claimed = await _claim(facade, model_type, job_id, model_id, config, data_source_id)

@@ -111,9 +111,11 @@ def up() -> None:
     """Start the Prefect server, a worker and the API together, in the foreground."""
     from honcho.manager import Manager
 
+    from api.auth import check_auth_mode
     from storage.db import migrate as run_migrations
 
     settings = get_settings()
+    check_auth_mode(settings)
     settings.resolved_data_dir.mkdir(parents=True, exist_ok=True)
     run_migrations(settings.resolved_database_url)
     optbox = [sys.executable, "-m", "optbox.cli"]
@@ -122,8 +124,11 @@ def up() -> None:
     manager.add_process("prefect", _join([*optbox, "prefect"]), env=env)
     manager.add_process("worker", _join([*optbox, "worker", "--deploy"]), env=env)
     manager.add_process("api", _join([*optbox, "api"]), env=env)
+    base = f"http://{settings.api_host}:{settings.api_port}"
+    sign_in = f"{base}/sandbox" if settings.auth == "off" else f"{base}/sandbox?token={settings.secret('admin_token')}"
     typer.echo(
-        f"optbox: API http://{settings.api_host}:{settings.api_port}  (docs /docs, health /api/health)\n"
+        f"optbox: sign in at {sign_in}\n"
+        f"optbox: API {base}  (docs /docs, health /api/health)\n"
         f"optbox: Prefect UI {settings.resolved_prefect_api_url.removesuffix('/api')}\n"
         f"optbox: data in {settings.resolved_data_dir}; Ctrl-C stops everything"
     )

@@ -6,8 +6,11 @@ embedded single-machine setup (SQLite + local Prefect server) under ./.data.
 
 from __future__ import annotations
 
+import os
+import secrets
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -37,6 +40,12 @@ class Settings(BaseSettings):
     mirror_interval_s: float = Field(1.0, description="How often the facade reconciles JobRun with Prefect.")
     mirror_lookback_h: float = Field(24.0, description="How far back the mirror looks for runs it has not seen.")
 
+    auth: Literal["on", "off"] = Field("on", description="off: no credentials asked (refused unless the API binds to loopback).")
+    admin_token: str | None = Field(None, description="The bootstrap admin key; generated into data_dir/admin_token when unset.")
+    worker_token: str | None = Field(None, description="What flows present to the facade; generated into data_dir/worker_token when unset.")
+    cors_origins: list[str] = Field(default_factory=list, description="Origins allowed to call the API from a browser.")
+    upload_rate: str = Field("30/minute", description="Uploads per key (limits syntax).")
+    execute_rate: str = Field("60/minute", description="Executions per key (limits syntax).")
     max_upload_mb: float = 10.0
     bootstrap_samples: bool = Field(True, description="Register the shipped samples as active models on first start.")
     flow_finish_grace_s: float = Field(600.0, description="How long a finished flow waits for an unreachable facade to take its lines.")
@@ -69,6 +78,28 @@ class Settings(BaseSettings):
     @property
     def max_upload_bytes(self) -> int:
         return int(self.max_upload_mb * 1024 * 1024)
+
+    @property
+    def binds_loopback(self) -> bool:
+        return self.api_host in ("127.0.0.1", "localhost", "::1") or self.api_host.startswith("127.")
+
+    def secret(self, name: Literal["admin_token", "worker_token"]) -> str:
+        """The configured secret, else the one kept in the data directory (created once, mode 0600)."""
+        if value := getattr(self, name):
+            return value
+        path = self.resolved_data_dir / name
+        if not path.exists():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            draft = path.with_name(f".{name}.{os.getpid()}")
+            draft.write_text(secrets.token_urlsafe(32))
+            draft.chmod(0o600)
+            try:
+                os.link(draft, path)  # atomic: of the roles starting together, the first one's secret wins
+            except FileExistsError:
+                pass
+            finally:
+                draft.unlink()
+        return path.read_text().strip()
 
 
 @lru_cache

@@ -9,7 +9,7 @@ import httpx
 import pytest
 import socketio
 
-from tests.stack import PROJECT_DIR, Stack, wait_until
+from tests.stack import ADMIN_TOKEN, PROJECT_DIR, Stack, wait_until
 
 SAMPLES = PROJECT_DIR / "samples"
 TERMINAL = {"success", "failed", "cancelled"}
@@ -37,7 +37,7 @@ def stack(tmp_path_factory, request) -> Stack:
 
 @pytest.fixture(scope="session")
 def api(stack: Stack) -> httpx.Client:
-    with httpx.Client(base_url=stack.api_url, timeout=30) as client:
+    with httpx.Client(base_url=stack.api_url, timeout=30, headers={"Authorization": f"Bearer {ADMIN_TOKEN}"}) as client:
         yield client
 
 
@@ -84,8 +84,9 @@ def all_lines(api: httpx.Client, job_id: str) -> list[dict]:
 class EventRecorder:
     """A real Socket.IO client that records every optimization:* event it gets."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, token: str | None = ADMIN_TOKEN) -> None:
         self.url = url
+        self.token = token
         self.client = socketio.AsyncClient(reconnection=True, reconnection_delay=0.2, reconnection_delay_max=1)
         self.events: list[tuple[str, dict]] = []
         self.client.on("*", self._record)
@@ -94,7 +95,7 @@ class EventRecorder:
         self.events.append((event, data))
 
     async def __aenter__(self) -> EventRecorder:
-        await self.client.connect(self.url, transports=["websocket"], wait_timeout=10)
+        await self.client.connect(self.url, transports=["websocket"], wait_timeout=10, auth={"token": self.token})
         await self.wait_for(lambda: any(e == "connected" for e, _ in self.events), 10, "connected")
         return self
 

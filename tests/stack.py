@@ -15,6 +15,7 @@ from pathlib import Path
 import httpx
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
+ADMIN_TOKEN = "test-admin-" + "k" * 24
 
 
 def free_port() -> int:
@@ -59,6 +60,7 @@ class Stack:
             "OPTBOX_SCHEDULES_ACTIVE": "false",
             "OPTBOX_MIRROR_INTERVAL_S": "0.5",
             "OPTBOX_WORKER_POLL_S": "0.5",
+            "OPTBOX_ADMIN_TOKEN": ADMIN_TOKEN,
             "PREFECT_API_URL": self.prefect_api_url,
             # so a schedule a test adds gets its runs within seconds, not the stock minute
             "PREFECT_SERVER_SERVICES_SCHEDULER_LOOP_SECONDS": "2",

@@ -4,6 +4,7 @@ takes every process it started down on SIGTERM or SIGINT."""
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -21,6 +22,7 @@ def test_up_starts_every_role_and_stops_them_all(tmp_path, stop_signal):
     env = {**os.environ, "OPTBOX_DATA_DIR": str(tmp_path / "data"), "OPTBOX_API_PORT": str(api_port),
            "OPTBOX_PREFECT_PORT": str(prefect_port), "OPTBOX_SCHEDULES_ACTIVE": "false"}
     env.pop("PREFECT_API_URL", None)
+    env.pop("OPTBOX_ADMIN_TOKEN", None)
     log = open(tmp_path / "up.log", "wb")
     up = subprocess.Popen([sys.executable, "-m", "optbox.cli", "up"], cwd=PROJECT_DIR, env=env, stdout=log, stderr=subprocess.STDOUT)
     try:
@@ -33,10 +35,19 @@ def test_up_starts_every_role_and_stops_them_all(tmp_path, stop_signal):
         wait_until(healthy, 180, "the API to be healthy", interval=1)
         wait_until(lambda: len(httpx.post(f"http://127.0.0.1:{prefect_port}/api/deployments/filter", json={}).json()) == 3,
                    180, "the three deployments", interval=1)
-        models = httpx.get(f"http://127.0.0.1:{api_port}/api/optimization/models", params={"status": "active"}).json()["models"]
-        assert sorted(m["model_type"] for m in models) == ["DMO", "RMO", "SO"]
         output = (tmp_path / "up.log").read_text()
         assert f"http://127.0.0.1:{api_port}" in output and f"http://127.0.0.1:{prefect_port}" in output
+        # the printed sign-in link carries the generated admin key, and it works
+        sign_in = re.search(rf"sign in at (http://127\.0\.0\.1:{api_port}/sandbox\?token=(\S+))", output)
+        assert sign_in and sign_in.group(2) == (tmp_path / "data" / "admin_token").read_text().strip()
+        models_url = f"http://127.0.0.1:{api_port}/api/optimization/models"
+        assert httpx.get(models_url).status_code == 401
+        models = httpx.get(models_url, params={"status": "active"}, headers={"Authorization": f"Bearer {sign_in.group(2)}"}).json()["models"]
+        assert sorted(m["model_type"] for m in models) == ["DMO", "RMO", "SO"]
+        with httpx.Client(follow_redirects=True) as browser:
+            landed = browser.get(sign_in.group(1))
+            assert landed.status_code == 200 and str(landed.url).endswith("/sandbox")
+            assert browser.get(models_url).status_code == 200  # the session cookie signs the page in
 
         started = psutil.Process(up.pid).children(recursive=True)
         assert len(started) >= 3

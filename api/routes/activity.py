@@ -6,6 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Body, Query
 
+from api.auth import Viewer
 from api.deps import SessionDep
 from api.schemas import ActivitiesResponse, ActivityOut, NotificationOut, NotificationsResponse
 from storage import audit
@@ -14,13 +15,13 @@ router = APIRouter(prefix="/api/optimization", tags=["activity"])
 
 
 @router.get("/notifications", response_model=NotificationsResponse)
-async def notifications(session: SessionDep, unread: bool = False, limit: Annotated[int, Query(ge=1, le=500)] = 50) -> NotificationsResponse:
+async def notifications(session: SessionDep, _: Viewer, unread: bool = False, limit: Annotated[int, Query(ge=1, le=500)] = 50) -> NotificationsResponse:
     rows = await audit.list_notifications(session, unread, limit)
     return NotificationsResponse(notifications=[NotificationOut.model_validate(r) for r in rows], unread=await audit.unread_count(session))
 
 
 @router.post("/notifications/read")
-async def mark_read(session: SessionDep, ids: Annotated[list[int] | None, Body(embed=True)] = None) -> dict:
+async def mark_read(session: SessionDep, _: Viewer, ids: Annotated[list[int] | None, Body(embed=True)] = None) -> dict:
     """Mark the given notifications (or all) read."""
     count = await audit.mark_read(session, ids)
     await session.commit()
@@ -28,5 +29,5 @@ async def mark_read(session: SessionDep, ids: Annotated[list[int] | None, Body(e
 
 
 @router.get("/activity", response_model=ActivitiesResponse)
-async def activity(session: SessionDep, limit: Annotated[int, Query(ge=1, le=500)] = 100, offset: Annotated[int, Query(ge=0)] = 0) -> ActivitiesResponse:
+async def activity(session: SessionDep, _: Viewer, limit: Annotated[int, Query(ge=1, le=500)] = 100, offset: Annotated[int, Query(ge=0)] = 0) -> ActivitiesResponse:
     return ActivitiesResponse(activities=[ActivityOut.model_validate(r) for r in await audit.list_activities(session, limit, offset)])

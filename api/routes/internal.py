@@ -5,9 +5,11 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, File, Query, Request, UploadFile
+from fastapi import APIRouter, Depends, File, Query, Request, UploadFile
 from fastapi.responses import StreamingResponse
+from pydantic import ValidationError
 
+from api.auth import Role, require
 from api.deps import FacadeDep, SessionDep
 from api.errors import ApiError
 from api.runs import claim_run, finish_run, ingest_lines, store_artifact
@@ -15,7 +17,7 @@ from api.uploads import safe_filename
 from optbox.protocol import ClaimedRun, LogBatch, LogBatchAck, RunClaim, RunOutcome
 from storage import catalog
 
-router = APIRouter(prefix="/api/internal", tags=["internal"], include_in_schema=True)
+router = APIRouter(prefix="/api/internal", tags=["internal"], dependencies=[Depends(require(Role.worker))])
 
 
 @router.post("/runs/claim", response_model=ClaimedRun)
@@ -26,7 +28,10 @@ async def claim(facade: FacadeDep, session: SessionDep, body: RunClaim) -> Claim
 @router.post("/jobs/{job_id}/logs", response_model=LogBatchAck)
 async def lines(facade: FacadeDep, session: SessionDep, job_id: str, request: Request) -> LogBatchAck:
     # Parsed by hand: pydantic's JSON parser is several times faster than FastAPI's body path for big batches.
-    batch = LogBatch.model_validate_json(await request.body())
+    try:
+        batch = LogBatch.model_validate_json(await request.body())
+    except ValidationError as exc:
+        raise ApiError(422, "invalid log batch", exc.errors(include_url=False, include_input=False)) from exc
     return await ingest_lines(facade, session, job_id, batch)
 
 

@@ -6,6 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, File, Form, Query, UploadFile
 
+from api.auth import Admin, Uploader, Viewer
 from api.deps import FacadeDep, SessionDep
 from api.errors import ApiError
 from api.registry import activate, archive_or_delete_model, register_model
@@ -30,19 +31,20 @@ def parse_model_type(value: str | None) -> ModelType:
 
 @router.post("/upload", status_code=201, response_model=UploadResponse)
 async def upload_model(
-    facade: FacadeDep, session: SessionDep,
+    facade: FacadeDep, session: SessionDep, who: Uploader,
     file: Annotated[UploadFile, File(description="the model, a .py file")],
     modelType: Annotated[str, Form()],
     description: Annotated[str | None, Form()] = None,
 ) -> UploadResponse:
     model_type = parse_model_type(modelType)
     data = await read_bounded(file, facade.settings.max_upload_bytes)
-    model = await register_model(facade, session, filename=file.filename, data=data, model_type=model_type, description=description)
+    model = await register_model(facade, session, filename=file.filename, data=data, model_type=model_type, description=description,
+                                 uploaded_by=who.name)
     return UploadResponse(model=ModelOut.model_validate(model), message=f"{model.model_name} v{model.version} uploaded and active")
 
 
 @router.get("/models", response_model=ModelsResponse)
-async def list_models(session: SessionDep, type: str | None = None, status: str | None = None) -> ModelsResponse:
+async def list_models(session: SessionDep, _: Viewer, type: str | None = None, status: str | None = None) -> ModelsResponse:
     model_type = parse_model_type(type).value if type else None
     models = await catalog.list_models(session, model_type, status)
     last = await catalog.last_runs(session, [model.id for model in models])
@@ -56,12 +58,12 @@ async def list_models(session: SessionDep, type: str | None = None, status: str 
 
 
 @router.delete("/models")
-async def delete_model(facade: FacadeDep, session: SessionDep, id: Annotated[int, Query()], hard: bool = False) -> dict:
-    outcome = await archive_or_delete_model(facade, session, id, hard)
+async def delete_model(facade: FacadeDep, session: SessionDep, who: Admin, id: Annotated[int, Query()], hard: bool = False) -> dict:
+    outcome = await archive_or_delete_model(facade, session, id, hard, who.name)
     return {"success": True, "id": id, "status": outcome}
 
 
 @router.post("/models/{model_id}/activate", response_model=UploadResponse)
-async def activate_model(session: SessionDep, model_id: int) -> UploadResponse:
-    model = await activate(session, model_id)
+async def activate_model(session: SessionDep, who: Admin, model_id: int) -> UploadResponse:
+    model = await activate(session, model_id, who.name)
     return UploadResponse(model=ModelOut.model_validate(model), message=f"{model.model_name} v{model.version} is the active {model.model_type} model")

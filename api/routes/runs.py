@@ -8,6 +8,7 @@ from urllib.parse import quote
 from fastapi import APIRouter, Query
 from fastapi.responses import StreamingResponse
 
+from api.auth import Executor, Operator, Viewer
 from api.deps import FacadeDep, SessionDep
 from api.errors import ApiError
 from api.runs import cancel_run, retry_run, start_run
@@ -55,19 +56,19 @@ async def _detail(facade, session, job: JobRun, tail: int = 100) -> JobDetail:
 
 
 @router.post("/execute", status_code=202, response_model=ExecuteResponse)
-async def execute(facade: FacadeDep, session: SessionDep, body: ExecuteRequest) -> ExecuteResponse:
-    job = await start_run(facade, session, body)
+async def execute(facade: FacadeDep, session: SessionDep, who: Executor, body: ExecuteRequest) -> ExecuteResponse:
+    job = await start_run(facade, session, body, who.name)
     return ExecuteResponse(jobId=job.job_id, status=job.status, flowRunId=job.flow_run_id, modelId=job.model_id, modelVersion=job.model_version)
 
 
 @router.get("/execute", response_model=JobResponse)
-async def job_status(facade: FacadeDep, session: SessionDep, jobId: Annotated[str, Query()]) -> JobResponse:
+async def job_status(facade: FacadeDep, session: SessionDep, _: Viewer, jobId: Annotated[str, Query()]) -> JobResponse:
     return JobResponse(job=await _detail(facade, session, await _job_or_404(session, jobId)))
 
 
 @router.get("/jobs", response_model=JobsResponse)
 async def list_jobs(
-    session: SessionDep, type: str | None = None, status: str | None = None, modelId: int | None = None,
+    session: SessionDep, _: Viewer, type: str | None = None, status: str | None = None, modelId: int | None = None,
     triggeredBy: str | None = None, limit: Annotated[int, Query(ge=1, le=500)] = 50, offset: Annotated[int, Query(ge=0)] = 0,
 ) -> JobsResponse:
     rows, total = await jobs.list_jobs(
@@ -77,13 +78,13 @@ async def list_jobs(
 
 
 @router.get("/jobs/{job_id}", response_model=JobResponse)
-async def job_detail(facade: FacadeDep, session: SessionDep, job_id: str) -> JobResponse:
+async def job_detail(facade: FacadeDep, session: SessionDep, _: Viewer, job_id: str) -> JobResponse:
     return JobResponse(job=await _detail(facade, session, await _job_or_404(session, job_id)))
 
 
 @router.get("/jobs/{job_id}/logs", response_model=LogsResponse)
 async def job_logs(
-    session: SessionDep, job_id: str, after_seq: Annotated[int, Query(ge=0)] = 0, limit: Annotated[int, Query(ge=1, le=10000)] = 1000,
+    session: SessionDep, _: Viewer, job_id: str, after_seq: Annotated[int, Query(ge=0)] = 0, limit: Annotated[int, Query(ge=1, le=10000)] = 1000,
 ) -> LogsResponse:
     await _job_or_404(session, job_id)
     rows = await jobs.read_lines(session, job_id, after_seq, limit + 1)
@@ -95,7 +96,7 @@ async def job_logs(
 
 
 @router.get("/jobs/{job_id}/logfile")
-async def job_logfile(facade: FacadeDep, session: SessionDep, job_id: str, attempt: int | None = None) -> StreamingResponse:
+async def job_logfile(facade: FacadeDep, session: SessionDep, _: Viewer, job_id: str, attempt: int | None = None) -> StreamingResponse:
     """The whole log as text. Without `attempt`: rendered from JobLog, every attempt, even one
     that crashed. With it: the file the worker wrote for that attempt, as it uploaded it."""
     await _job_or_404(session, job_id)
@@ -117,13 +118,13 @@ async def job_logfile(facade: FacadeDep, session: SessionDep, job_id: str, attem
 
 
 @router.get("/jobs/{job_id}/results", response_model=list[ArtifactOut])
-async def job_results(session: SessionDep, job_id: str) -> list[ArtifactOut]:
+async def job_results(session: SessionDep, _: Viewer, job_id: str) -> list[ArtifactOut]:
     await _job_or_404(session, job_id)
     return [_artifact_out(job_id, a) for a in await jobs.list_artifacts(session, job_id, "result")]
 
 
 @router.get("/jobs/{job_id}/results/{name:path}")
-async def job_result_file(facade: FacadeDep, session: SessionDep, job_id: str, name: str) -> StreamingResponse:
+async def job_result_file(facade: FacadeDep, session: SessionDep, _: Viewer, job_id: str, name: str) -> StreamingResponse:
     artifact = await jobs.get_artifact(session, job_id, "result", name)
     if artifact is None:
         raise ApiError(404, f"job {job_id} has no result file {name!r}")
@@ -133,12 +134,12 @@ async def job_result_file(facade: FacadeDep, session: SessionDep, job_id: str, n
 
 
 @router.post("/jobs/{job_id}/cancel", response_model=CancelResponse)
-async def cancel(facade: FacadeDep, session: SessionDep, job_id: str) -> CancelResponse:
-    job, prefect_state = await cancel_run(facade, session, job_id)
+async def cancel(facade: FacadeDep, session: SessionDep, who: Operator, job_id: str) -> CancelResponse:
+    job, prefect_state = await cancel_run(facade, session, job_id, who.name)
     return CancelResponse(jobId=job_id, status=job.status, prefectState=prefect_state)
 
 
 @router.post("/jobs/{job_id}/retry", status_code=202, response_model=ExecuteResponse)
-async def retry(facade: FacadeDep, session: SessionDep, job_id: str) -> ExecuteResponse:
-    job = await retry_run(facade, session, job_id)
+async def retry(facade: FacadeDep, session: SessionDep, who: Executor, job_id: str) -> ExecuteResponse:
+    job = await retry_run(facade, session, job_id, who.name)
     return ExecuteResponse(jobId=job.job_id, status=job.status, flowRunId=job.flow_run_id, modelId=job.model_id, modelVersion=job.model_version)

@@ -1,0 +1,134 @@
+"""Who is calling, and may they: API keys with roles, the bootstrap admin key, the workers' key,
+the session cookie, and per-key rate limits.
+
+Roles, each including the one before: viewer (read) < operator (upload, execute, cancel,
+datasets) < admin (archive/delete, activate versions, manage keys). `worker` is apart:
+the credential flows present on /api/internal (admins may call those too).
+With OPTBOX_AUTH=off every caller is the local admin; that is refused unless the API
+binds to loopback (see `check_auth_mode`).
+"""
+
+from __future__ import annotations
+
+import enum
+import hmac
+import math
+import time
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import Depends, Request
+from limits import parse
+from limits.storage import MemoryStorage
+from limits.strategies import MovingWindowRateLimiter
+
+from api.context import Facade
+from api.deps import FacadeDep
+from api.errors import ApiError
+from api.realtime import SESSION_COOKIE
+from optbox.settings import Settings
+from storage import keys
+
+
+class Role(str, enum.Enum):
+    viewer = "viewer"
+    operator = "operator"
+    admin = "admin"
+    worker = "worker"
+
+
+_RANK = {Role.viewer: 0, Role.operator: 1, Role.admin: 2}
+
+
+@dataclass(frozen=True)
+class Identity:
+    name: str
+    role: Role
+
+
+LOCAL_ADMIN = Identity("local", Role.admin)
+
+
+def may(role: Role, needed: Role) -> bool:
+    if needed == Role.worker:
+        return role in (Role.worker, Role.admin)
+    return role in _RANK and _RANK[role] >= _RANK[needed]
+
+
+def check_auth_mode(settings: Settings) -> None:
+    """Refuse to serve without credentials anywhere but on loopback."""
+    if settings.auth == "off" and not settings.binds_loopback:
+        raise SystemExit(f"refusing to start: OPTBOX_AUTH=off with OPTBOX_API_HOST={settings.api_host}; auth may be off only on loopback")
+
+
+def presented_token(authorization: str | None, cookie: str | None) -> str | None:
+    if authorization and authorization.lower().startswith("bearer "):
+        return authorization[7:].strip() or None
+    return cookie or None
+
+
+async def identify(facade: Facade, token: str | None) -> Identity | None:
+    """The identity a token stands for, or None."""
+    if not token:
+        return None
+    if hmac.compare_digest(token, facade.admin_token):
+        return Identity("admin", Role.admin)
+    if hmac.compare_digest(token, facade.worker_token):
+        return Identity("worker", Role.worker)
+    async with facade.db.session() as session:
+        row = await keys.find_active_key(session, token)
+    return Identity(row.name, Role(row.role)) if row else None
+
+
+def require(needed: Role):
+    async def dependency(request: Request, facade: FacadeDep) -> Identity:
+        if facade.settings.auth == "off":
+            return LOCAL_ADMIN
+        token = presented_token(request.headers.get("authorization"), request.cookies.get(SESSION_COOKIE))
+        if token is None:
+            raise ApiError(401, "sign in: send Authorization: Bearer <key>", headers={"WWW-Authenticate": "Bearer"})
+        identity = await identify(facade, token)
+        if identity is None:
+            raise ApiError(401, "invalid or revoked key", headers={"WWW-Authenticate": "Bearer"})
+        if not may(identity.role, needed):
+            raise ApiError(403, f"role {identity.role.value} may not do this; it needs {needed.value}")
+        request.state.identity = identity
+        return identity
+
+    return dependency
+
+
+Viewer = Annotated[Identity, Depends(require(Role.viewer))]
+Operator = Annotated[Identity, Depends(require(Role.operator))]
+Admin = Annotated[Identity, Depends(require(Role.admin))]
+WorkerKey = Annotated[Identity, Depends(require(Role.worker))]
+
+
+class RateLimits:
+    """Per-key limits on the costly mutations (moving window, in memory per API process)."""
+
+    def __init__(self, settings: Settings) -> None:
+        self._limiter = MovingWindowRateLimiter(MemoryStorage())
+        self._limits = {"upload": parse(settings.upload_rate), "execute": parse(settings.execute_rate)}
+
+    def check(self, action: str, who: str) -> None:
+        limit = self._limits[action]
+        if self._limiter.hit(limit, action, who):
+            return
+        reset_at = self._limiter.get_window_stats(limit, action, who).reset_time
+        retry_after = max(1, math.ceil(reset_at - time.time()))
+        raise ApiError(429, f"too many {action}s: at most {limit} per key; retry in {retry_after} s", headers={"Retry-After": str(retry_after)})
+
+
+def rate_limited(action: str, needed: Role = Role.operator):
+    guard = require(needed)
+
+    async def dependency(request: Request, identity: Identity = Depends(guard)) -> Identity:
+        request.app.state.rate_limits.check(action, identity.name)
+        return identity
+
+    return dependency
+
+
+Uploader = Annotated[Identity, Depends(rate_limited("upload"))]
+Executor = Annotated[Identity, Depends(rate_limited("execute"))]
