@@ -9,6 +9,7 @@ from pathlib import Path
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from api.config_schema import declared_schema
 from api.context import Facade
 from api.errors import ApiError
 from api.uploads import check_dataset, check_model_source, model_name_for, safe_filename
@@ -38,7 +39,8 @@ async def register_model(
     description: str | None, uploaded_by: str = "anonymous", activate: bool = True,
 ) -> OptimizationModel:
     """Validate and store a model as the next version of its name; it becomes its type's active model."""
-    check_model_source(filename, data, facade.settings.max_upload_bytes)
+    source = check_model_source(filename, data, facade.settings.max_upload_bytes)
+    schema = declared_schema(source)
     clean_name = safe_filename(filename)
     name = model_name_for(clean_name)
     key = new_key("models", ".py")
@@ -47,6 +49,7 @@ async def register_model(
             model_name=name, original_filename=clean_name, model_type=model_type.value, file_ref=key,
             sha256=sha256_hex(data), file_size=len(data), syntax_valid=True, validation_message="syntax OK",
             description=description, version=await catalog.next_version(session, name), uploaded_by=uploaded_by,
+            metadata_={"config_schema": schema} if schema else None,
         ), activate=activate)
         audit.record_activity(session, "upload", "model", model.id, f"uploaded {model_type.value} model {name} v{model.version}", uploaded_by)
         audit.notify(session, "Model uploaded", f"{name} v{model.version} ({model_type.value}) is ready", "success", "upload", {"modelId": model.id})

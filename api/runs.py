@@ -13,6 +13,7 @@ from typing import Any
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from api.config_schema import validate_config
 from api.context import Facade
 from api.errors import ApiError
 from api.orchestrator import DeploymentMissing
@@ -84,6 +85,7 @@ def _bind_model(job: JobRun, model: OptimizationModel, dataset: DataSource | Non
 async def start_run(facade: Facade, session: AsyncSession, request: ExecuteRequest, actor: str = "anonymous") -> JobRun:
     """Create the JobRun and its Prefect flow run; returns at once (the worker starts it)."""
     model = await _resolve_model(session, request.modelType, request.modelId)
+    validate_config(request.config or {}, (model.metadata_ or {}).get("config_schema"), f"{model.model_name} v{model.version}")
     dataset = await _resolve_dataset(session, request.modelType, request.dataSourceId)
     job = JobRun(
         job_id=new_job_id(request.modelType), model_type=request.modelType.value, status=JobStatus.pending.value,

@@ -6,8 +6,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from api.config_schema import check_bounds
 from optbox.protocol import ModelType
 
 
@@ -133,6 +134,11 @@ class ExecuteRequest(BaseModel):
     config: dict[str, Any] | None = None
     dataSourceId: int | None = None
     triggeredBy: Literal["manual", "api"] = "manual"
+
+    @field_validator("config")
+    @classmethod
+    def _bounded(cls, value: dict[str, Any] | None) -> dict[str, Any] | None:
+        return None if value is None else check_bounds(value)
 
 
 class ExecuteResponse(BaseModel):

@@ -21,6 +21,29 @@ import numpy as np
 from scipy.optimize import linprog
 from scipy.sparse import lil_matrix
 
+CONFIG_SCHEMA = {
+    "type": "object",
+    "additionalProperties": False,
+    "properties": {
+        "units": {
+            "type": "array",
+            "minItems": 1,
+            "maxItems": 20,
+            "items": {
+                "type": "object",
+                "required": ["name", "p_min", "p_max", "cost", "ramp"],
+                "additionalProperties": False,
+                "properties": {
+                    "name": {"type": "string", "pattern": "^[A-Za-z0-9_]{1,40}$"},
+                    "p_min": {"type": "number", "minimum": 0},
+                    "p_max": {"type": "number", "exclusiveMinimum": 0},
+                    "cost": {"type": "number", "minimum": 0},
+                    "ramp": {"type": "number", "exclusiveMinimum": 0},
+                },
+            },
+        }
+    },
+}
 BLOCK_H = 0.25
 DEFAULT_UNITS = [
     {"name": "unit_a", "p_min": 120.0, "p_max": 400.0, "cost": 3600.0, "ramp": 40.0},

@@ -21,6 +21,18 @@ import numpy as np
 from scipy.optimize import linprog
 from scipy.sparse import csr_matrix, hstack, lil_matrix
 
+CONFIG_SCHEMA = {
+    "type": "object",
+    "additionalProperties": False,
+    "properties": {
+        "headroom_up": {"type": "number", "minimum": 0},
+        "headroom_down": {"type": "number", "minimum": 0},
+        "reg_cost": {"type": "number", "minimum": 0},
+        "ramp": {"type": "number", "exclusiveMinimum": 0},
+        "energy_budget_mwh": {"type": "number", "minimum": 0},
+        "reference_price": {"type": "number"},
+    },
+}
 MINUTE_H = 1 / 60
 
 

@@ -21,6 +21,19 @@ import numpy as np
 from scipy.optimize import linprog
 from scipy.sparse import csr_matrix, diags, hstack, identity
 
+CONFIG_SCHEMA = {
+    "type": "object",
+    "additionalProperties": False,
+    "properties": {
+        "capacity_mwh": {"type": "number", "exclusiveMinimum": 0},
+        "power_mw": {"type": "number", "exclusiveMinimum": 0},
+        "eta_charge": {"type": "number", "exclusiveMinimum": 0, "maximum": 1},
+        "eta_discharge": {"type": "number", "exclusiveMinimum": 0, "maximum": 1},
+        "soc_initial": {"type": "number", "minimum": 0},
+        "degradation_inr_mwh": {"type": "number", "minimum": 0},
+        "max_cycles": {"type": "number", "minimum": 0},
+    },
+}
 BLOCK_H = 0.25
 
 

@@ -1,0 +1,68 @@
+"""A run's `config`: bounded in size and depth, and checked against the JSON Schema its model
+declares. A model declares one as a module-level literal:
+
+    CONFIG_SCHEMA = {"type": "object", "properties": {"max_cycles": {"type": "number", "minimum": 0}}}
+
+It is read at upload (with `ast.literal_eval`, never by running the model) and kept with that version.
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+from typing import Any
+
+from jsonschema import Draft202012Validator
+from jsonschema.exceptions import SchemaError
+
+from api.errors import ApiError
+
+MAX_CONFIG_BYTES = 64 * 1024
+MAX_CONFIG_DEPTH = 16
+
+
+def depth(value: Any) -> int:
+    if isinstance(value, dict):
+        return 1 + max((depth(v) for v in value.values()), default=0)
+    if isinstance(value, list):
+        return 1 + max((depth(v) for v in value), default=0)
+    return 0
+
+
+def check_bounds(config: dict[str, Any]) -> dict[str, Any]:
+    """For pydantic validators: raise ValueError past the size or depth bound."""
+    if len(json.dumps(config)) > MAX_CONFIG_BYTES:
+        raise ValueError(f"config is larger than {MAX_CONFIG_BYTES // 1024} KB")
+    if depth(config) > MAX_CONFIG_DEPTH:
+        raise ValueError(f"config nests deeper than {MAX_CONFIG_DEPTH} levels")
+    return config
+
+
+def declared_schema(source: str) -> dict[str, Any] | None:
+    """The model's CONFIG_SCHEMA literal, checked to be a valid JSON Schema; None when it declares none."""
+    for node in ast.parse(source).body:
+        if isinstance(node, ast.Assign) and any(isinstance(t, ast.Name) and t.id == "CONFIG_SCHEMA" for t in node.targets):
+            try:
+                schema = ast.literal_eval(node.value)
+            except ValueError as exc:
+                raise ApiError(422, f"CONFIG_SCHEMA on line {node.lineno} must be a literal dict", {"line": node.lineno}) from exc
+            if not isinstance(schema, dict):
+                raise ApiError(422, f"CONFIG_SCHEMA on line {node.lineno} must be a dict", {"line": node.lineno})
+            try:
+                Draft202012Validator.check_schema(schema)
+            except SchemaError as exc:
+                raise ApiError(422, f"CONFIG_SCHEMA on line {node.lineno} is not a valid JSON Schema: {exc.message}", {"line": node.lineno}) from exc
+            return schema
+    return None
+
+
+def validate_config(config: dict[str, Any], schema: dict[str, Any] | None, model_label: str) -> None:
+    """422 naming the path of the first bad field."""
+    if not schema:
+        return
+    errors = sorted(Draft202012Validator(schema).iter_errors(config), key=lambda e: list(e.absolute_path))
+    if errors:
+        first = errors[0]
+        path = "config" + "".join(f"[{p!r}]" if isinstance(p, str) else f"[{p}]" for p in first.absolute_path)
+        raise ApiError(422, f"{path}: {first.message} (schema of {model_label})",
+                       [{"path": ["config", *e.absolute_path], "msg": e.message} for e in errors[:20]])
