@@ -16,6 +16,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import RedirectResponse
 
 from api.auth import RateLimits, Role, check_auth_mode, identify
+from api.body_limit import BodyLimit
 from api.bootstrap import register_samples
 from api.context import Facade
 from api.errors import install_error_handlers
@@ -75,6 +76,7 @@ def create_app(settings: Settings | None = None) -> socketio.ASGIApp:
                   description="Sandbox for DMO/RMO/SO energy-market optimization models, orchestrated by Prefect.")
     install_error_handlers(app)
     app.state.rate_limits = RateLimits(settings)
+    app.add_middleware(BodyLimit, upload_bytes=settings.max_upload_bytes)
     if settings.cors_origins:
         app.add_middleware(CORSMiddleware, allow_origins=settings.cors_origins, allow_credentials=True,
                            allow_methods=["GET", "POST", "DELETE"], allow_headers=["Authorization", "Content-Type"])

@@ -15,6 +15,7 @@ from flows.facade import FacadeClient
 from optbox.protocol import LogBatch, LogLine
 
 MAX_BATCH_LINES = 2000
+MAX_BATCH_BYTES = 8 * 1024 * 1024  # well under the facade's 64 MB body limit, even with 1 MB lines
 
 log = logging.getLogger(__name__)
 
@@ -42,12 +43,21 @@ class LineShipper:
             await self._wake.wait()
             self._wake.clear()
             while self._pending:
-                batch = self._pending[:MAX_BATCH_LINES]
+                batch = self._next_batch()
                 await self._facade.send_lines(self._job_id, LogBatch(attempt=self._attempt, lines=batch))
                 del self._pending[: len(batch)]
                 self.shipped_through = batch[-1].seq
             if self._closed:
                 return
+
+    def _next_batch(self) -> list[LogLine]:
+        size, count = 0, 0
+        for line in self._pending[:MAX_BATCH_LINES]:
+            size += len(line.message) + 200
+            if count and size > MAX_BATCH_BYTES:
+                break
+            count += 1
+        return self._pending[:count]
 
     async def drain(self) -> None:
         """Wait until every line put so far is acknowledged (or the facade client gives up)."""

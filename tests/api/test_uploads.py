@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import socket
+
 import pytest
 
 from tests.conftest import SAMPLES, upload
@@ -92,3 +94,22 @@ def test_archive_hides_a_model_and_hard_delete_removes_it_and_its_file(api, stac
     assert model["id"] not in {m["id"] for m in model_rows(api)}
     assert len(stored_files(stack)) == len(files_before) - 1
     assert api.delete("/api/optimization/models", params={"id": model["id"]}).status_code == 404
+
+
+def test_an_oversized_body_is_refused_before_it_is_read(stack):
+    # only the headers go out: a 30 MB body the facade would otherwise wait for
+    host, port = "127.0.0.1", stack.api_port
+    with socket.create_connection((host, port), timeout=10) as conn:
+        conn.sendall((f"POST /api/optimization/upload HTTP/1.1\r\nHost: {host}\r\nContent-Type: multipart/form-data; boundary=x\r\n"
+                      f"Content-Length: {30 * 1024 * 1024}\r\n\r\n").encode())
+        answer = conn.recv(4096).decode()
+    assert answer.startswith("HTTP/1.1 413") and "larger than" in answer
+
+
+def test_a_streamed_body_is_cut_off_at_its_limit(api):
+    def chunks():
+        for _ in range(3):
+            yield b"{" + b" " * (1024 * 1024)
+
+    response = api.post("/api/optimization/execute", content=chunks(), headers={"content-type": "application/json"})
+    assert response.status_code == 413 and response.json()["success"] is False
