@@ -61,6 +61,8 @@ class Stack:
             "OPTBOX_MIRROR_INTERVAL_S": "0.5",
             "OPTBOX_WORKER_POLL_S": "0.5",
             "OPTBOX_ADMIN_TOKEN": ADMIN_TOKEN,
+            # room for the upload fuzzing; the rate-limit test reads this number
+            "OPTBOX_UPLOAD_RATE": "200/minute",
             "PREFECT_API_URL": self.prefect_api_url,
             # so a schedule a test adds gets its runs within seconds, not the stock minute
             "PREFECT_SERVER_SERVICES_SCHEDULER_LOOP_SECONDS": "2",
