@@ -57,10 +57,15 @@ def _subscription_rooms(data: Any) -> list[str]:
 
 class Realtime:
     def __init__(self, client_manager: socketio.AsyncManager | None = None, cors_origins: list[str] | None = None) -> None:
-        # cors_allowed_origins=[] lets only same-origin pages in
-        self.sio = socketio.AsyncServer(async_mode="asgi", cors_allowed_origins=cors_origins or [], client_manager=client_manager)
+        self.allowed_origins = set(cors_origins or [])
+        self.sio = socketio.AsyncServer(async_mode="asgi", cors_allowed_origins=self._origin_allowed, client_manager=client_manager)
         self.authenticate: Callable[[str | None], Awaitable[bool]] = _refuse_everyone
         self._register_handlers()
+
+    def _origin_allowed(self, origin: str, environ: dict) -> bool:
+        """Browsers may connect from this server's own origin or a configured one (OPTBOX_CORS_ORIGINS)."""
+        own = f"{environ.get('wsgi.url_scheme', 'http')}://{environ.get('HTTP_HOST', '')}"
+        return origin == own or origin in self.allowed_origins
 
     def _register_handlers(self) -> None:
         sio = self.sio

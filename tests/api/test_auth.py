@@ -150,3 +150,14 @@ def test_auth_off_is_refused_unless_bound_to_loopback(tmp_path):
     refused = subprocess.run([sys.executable, "-m", "optbox.cli", "api", "--host", "0.0.0.0", "--port", "1"],
                              cwd=PROJECT_DIR, env=env, capture_output=True, text=True, timeout=60)
     assert refused.returncode != 0 and "auth may be off only on loopback" in refused.stderr + refused.stdout
+
+
+async def test_socket_accepts_its_own_origin_and_refuses_a_foreign_one(stack):
+    own = socketio.AsyncClient(reconnection=False)
+    await own.connect(stack.api_url, transports=["websocket"], auth={"token": ADMIN_TOKEN}, headers={"Origin": stack.api_url}, wait_timeout=5)
+    assert own.connected
+    await own.disconnect()
+    foreign = socketio.AsyncClient(reconnection=False)
+    with pytest.raises(socketio.exceptions.ConnectionError):
+        await foreign.connect(stack.api_url, transports=["websocket"], auth={"token": ADMIN_TOKEN},
+                              headers={"Origin": "http://evil.example"}, wait_timeout=5)
