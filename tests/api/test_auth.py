@@ -10,7 +10,7 @@ import httpx
 import pytest
 import socketio
 
-from tests.conftest import EventRecorder
+from tests.conftest import SAMPLES, EventRecorder
 from tests.stack import ADMIN_TOKEN, PROJECT_DIR
 
 # The least role each route needs. A route missing here fails the matrix: new routes must say.
@@ -106,7 +106,7 @@ def test_revoked_key_is_refused(api, stack):
 def test_mutations_are_audited_with_the_acting_key(api, keys, stack):
     operator = {"Authorization": f"Bearer {keys['operator']}"}
     upload = httpx.post(f"{stack.api_url}/api/optimization/datasources", headers=operator,
-                        files={"file": ("audit.csv", b"block,price_inr_mwh\n1,1\n")}, data={"modelType": "SO"})
+                        files={"file": ("audit.csv", (SAMPLES / "data" / "so_prices.csv").read_bytes())}, data={"modelType": "SO"})
     assert upload.status_code == 201
     activity = api.get("/api/optimization/activity").json()["activities"]
     assert any(a["actor"] == "matrix-operator" and a["entity_id"] == str(upload.json()["dataSource"]["id"]) for a in activity)
