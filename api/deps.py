@@ -5,10 +5,11 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends, Path, Query, Request
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.context import Facade
+from optbox.protocol import MAX_DB_INT
 
 
 def get_facade(request: Request) -> Facade:
@@ -21,4 +22,7 @@ async def get_session(facade: Annotated[Facade, Depends(get_facade)]) -> AsyncIt
 
 
 FacadeDep = Annotated[Facade, Depends(get_facade)]
+IdPath = Annotated[int, Path(ge=1, le=MAX_DB_INT)]
+IdQuery = Annotated[int, Query(ge=1, le=MAX_DB_INT)]
+Offset = Annotated[int, Query(ge=0, le=MAX_DB_INT)]
 SessionDep = Annotated[AsyncSession, Depends(get_session)]

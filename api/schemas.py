@@ -9,7 +9,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from api.config_schema import check_bounds
-from optbox.protocol import ModelType
+from optbox.protocol import DbId, ModelType
 
 
 class ORMModel(BaseModel):
@@ -130,9 +130,9 @@ class ExecuteRequest(BaseModel):
     model_config = ConfigDict(extra="forbid", protected_namespaces=())
 
     modelType: ModelType
-    modelId: int | None = None
+    modelId: DbId | None = None
     config: dict[str, Any] | None = None
-    dataSourceId: int | None = None
+    dataSourceId: DbId | None = None
     triggeredBy: Literal["manual", "api"] = "manual"
 
     @field_validator("config")

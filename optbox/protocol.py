@@ -19,11 +19,13 @@ import enum
 import json
 import re
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
 from pydantic import BaseModel, Field, ValidationError, field_validator
 
 REPORT_PREFIX = "::optbox "
+MAX_DB_INT = 2**63 - 1  # what BIGINT and SQLite INTEGER hold; larger ids and seqs are refused, not overflowed
+DbId = Annotated[int, Field(ge=1, le=MAX_DB_INT)]
 FLOW_NAME = "optbox-model-run"
 
 
@@ -143,7 +145,7 @@ def format_log_line(timestamp: datetime, seq: int, level: str, stream: str, mess
 
 
 class LogLine(BaseModel):
-    seq: int = Field(ge=1)
+    seq: DbId
     timestamp: datetime
     level: LogLevel
     stream: Stream
@@ -152,7 +154,7 @@ class LogLine(BaseModel):
 
 
 class LogBatch(BaseModel):
-    attempt: int = Field(1, ge=1)
+    attempt: int = Field(1, ge=1, le=10_000)
     lines: list[LogLine]
 
 
@@ -167,10 +169,10 @@ class RunClaim(BaseModel):
     flow_run_id: str
     deployment_name: str | None = None
     model_type: ModelType
-    attempt: int = Field(1, ge=1)
+    attempt: int = Field(1, ge=1, le=10_000)
     job_id: str | None = None
-    model_id: int | None = None
-    data_source_id: int | None = None
+    model_id: DbId | None = None
+    data_source_id: DbId | None = None
     config: dict[str, Any] | None = None
     auto_scheduled: bool = False
 
@@ -197,12 +199,12 @@ class ClaimedRun(BaseModel):
 class RunOutcome(BaseModel):
     """The flow's final word on an attempt."""
 
-    attempt: int = Field(1, ge=1)
+    attempt: int = Field(1, ge=1, le=10_000)
     status: JobStatus
     exit_code: int | None = None
     error_message: str | None = None
     report: Report = Field(default_factory=Report)
-    last_seq: int = 0
+    last_seq: int = Field(0, ge=0, le=MAX_DB_INT)
 
     @field_validator("status")
     @classmethod

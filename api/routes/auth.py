@@ -10,7 +10,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from api.auth import Admin, Viewer, identify
-from api.deps import FacadeDep, SessionDep
+from api.deps import FacadeDep, IdPath, SessionDep
 from api.errors import ApiError
 from api.realtime import SESSION_COOKIE
 from storage import audit, keys
@@ -53,7 +53,7 @@ async def list_keys(session: SessionDep, _: Admin) -> dict:
 
 
 @router.delete("/api/auth/keys/{key_id}")
-async def revoke_key(session: SessionDep, who: Admin, key_id: int) -> dict:
+async def revoke_key(session: SessionDep, who: Admin, key_id: IdPath) -> dict:
     row = await keys.revoke_key(session, key_id)
     if row is None:
         raise ApiError(404, f"key {key_id} not found")

@@ -10,7 +10,7 @@ from fastapi.responses import StreamingResponse
 from pydantic import ValidationError
 
 from api.auth import Role, require
-from api.deps import FacadeDep, SessionDep
+from api.deps import FacadeDep, IdPath, SessionDep
 from api.errors import ApiError
 from api.runs import claim_run, finish_run, ingest_lines, store_artifact
 from api.uploads import safe_filename
@@ -49,7 +49,7 @@ async def finish(facade: FacadeDep, session: SessionDep, job_id: str, body: RunO
 
 
 @router.get("/models/{model_id}/file")
-async def model_file(facade: FacadeDep, session: SessionDep, model_id: int) -> StreamingResponse:
+async def model_file(facade: FacadeDep, session: SessionDep, model_id: IdPath) -> StreamingResponse:
     model = await catalog.get_model(session, model_id)
     if model is None:
         raise ApiError(404, f"model {model_id} not found")
@@ -57,7 +57,7 @@ async def model_file(facade: FacadeDep, session: SessionDep, model_id: int) -> S
 
 
 @router.get("/datasources/{dataset_id}/file")
-async def dataset_file(facade: FacadeDep, session: SessionDep, dataset_id: int) -> StreamingResponse:
+async def dataset_file(facade: FacadeDep, session: SessionDep, dataset_id: IdPath) -> StreamingResponse:
     dataset = await catalog.get_dataset(session, dataset_id)
     if dataset is None:
         raise ApiError(404, f"data source {dataset_id} not found")

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, File, Form, Query, UploadFile
+from fastapi import APIRouter, File, Form, UploadFile
 
 from api.auth import Admin, Uploader, Viewer
-from api.deps import FacadeDep, SessionDep
+from api.deps import FacadeDep, IdPath, IdQuery, SessionDep
 from api.errors import ApiError
 from api.registry import activate, archive_or_delete_model, register_model
 from api.schemas import JobSummary, ModelOut, ModelsResponse, ModelWithRuns, UploadResponse
@@ -58,12 +58,12 @@ async def list_models(session: SessionDep, _: Viewer, type: str | None = None, s
 
 
 @router.delete("/models")
-async def delete_model(facade: FacadeDep, session: SessionDep, who: Admin, id: Annotated[int, Query()], hard: bool = False) -> dict:
+async def delete_model(facade: FacadeDep, session: SessionDep, who: Admin, id: IdQuery, hard: bool = False) -> dict:
     outcome = await archive_or_delete_model(facade, session, id, hard, who.name)
     return {"success": True, "id": id, "status": outcome}
 
 
 @router.post("/models/{model_id}/activate", response_model=UploadResponse)
-async def activate_model(session: SessionDep, who: Admin, model_id: int) -> UploadResponse:
+async def activate_model(session: SessionDep, who: Admin, model_id: IdPath) -> UploadResponse:
     model = await activate(session, model_id, who.name)
     return UploadResponse(model=ModelOut.model_validate(model), message=f"{model.model_name} v{model.version} is the active {model.model_type} model")

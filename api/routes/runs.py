@@ -9,7 +9,7 @@ from fastapi import APIRouter, Query
 from fastapi.responses import StreamingResponse
 
 from api.auth import Executor, Operator, Viewer
-from api.deps import FacadeDep, SessionDep
+from api.deps import FacadeDep, IdQuery, Offset, SessionDep
 from api.errors import ApiError
 from api.runs import cancel_run, retry_run, start_run
 from api.schemas import (
@@ -68,8 +68,8 @@ async def job_status(facade: FacadeDep, session: SessionDep, _: Viewer, jobId: A
 
 @router.get("/jobs", response_model=JobsResponse)
 async def list_jobs(
-    session: SessionDep, _: Viewer, type: str | None = None, status: str | None = None, modelId: int | None = None,
-    triggeredBy: str | None = None, limit: Annotated[int, Query(ge=1, le=500)] = 50, offset: Annotated[int, Query(ge=0)] = 0,
+    session: SessionDep, _: Viewer, type: str | None = None, status: str | None = None, modelId: IdQuery | None = None,
+    triggeredBy: str | None = None, limit: Annotated[int, Query(ge=1, le=500)] = 50, offset: Offset = 0,
 ) -> JobsResponse:
     rows, total = await jobs.list_jobs(
         session, model_type=type.upper() if type else None, status=status, model_id=modelId, triggered_by=triggeredBy, limit=limit, offset=offset,
@@ -84,7 +84,7 @@ async def job_detail(facade: FacadeDep, session: SessionDep, _: Viewer, job_id: 
 
 @router.get("/jobs/{job_id}/logs", response_model=LogsResponse)
 async def job_logs(
-    session: SessionDep, _: Viewer, job_id: str, after_seq: Annotated[int, Query(ge=0)] = 0, limit: Annotated[int, Query(ge=1, le=10000)] = 1000,
+    session: SessionDep, _: Viewer, job_id: str, after_seq: Offset = 0, limit: Annotated[int, Query(ge=1, le=10000)] = 1000,
 ) -> LogsResponse:
     await _job_or_404(session, job_id)
     rows = await jobs.read_lines(session, job_id, after_seq, limit + 1)
