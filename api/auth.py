@@ -47,6 +47,7 @@ class Identity:
 
 
 LOCAL_ADMIN = Identity("local", Role.admin)
+SYSTEM = Identity("optbox", Role.admin)  # what the facade does on its own (first-start samples)
 
 
 def may(role: Role, needed: Role) -> bool:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 
+from api.auth import SYSTEM
 from api.context import Facade
 from api.registry import register_dataset, register_model
 from optbox.protocol import ModelType
@@ -28,8 +29,8 @@ async def register_samples(facade: Facade) -> int:
         for model_type, (model_file, data_file, description) in SAMPLES.items():
             model_path, data_path = SAMPLES_DIR / model_file, SAMPLES_DIR / "data" / data_file
             await register_dataset(facade, session, filename=data_path.name, data=data_path.read_bytes(), model_type=model_type,
-                                   description="sample input (generated series)", uploaded_by="optbox")
+                                   description="sample input (generated series)", actor=SYSTEM)
             await register_model(facade, session, filename=model_path.name, data=model_path.read_bytes(), model_type=model_type,
-                                 description=description, uploaded_by="optbox")
+                                 description=description, actor=SYSTEM)
     log.info("registered the sample DMO, RMO and SO models as active")
     return len(SAMPLES)

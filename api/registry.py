@@ -9,6 +9,7 @@ from pathlib import Path
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from api.auth import Identity
 from api.config_schema import declared_schema
 from api.context import Facade
 from api.errors import ApiError
@@ -36,7 +37,7 @@ async def _stored_with_rows(facade: Facade, session: AsyncSession, key: str, dat
 
 async def register_model(
     facade: Facade, session: AsyncSession, *, filename: str | None, data: bytes, model_type: ModelType,
-    description: str | None, uploaded_by: str = "anonymous", activate: bool = True,
+    description: str | None, actor: Identity, activate: bool = True,
 ) -> OptimizationModel:
     """Validate and store a model as the next version of its name; it becomes its type's active model."""
     source = check_model_source(filename, data, facade.settings.max_upload_bytes)
@@ -48,15 +49,16 @@ async def register_model(
         model = await catalog.add_model(session, OptimizationModel(
             model_name=name, original_filename=clean_name, model_type=model_type.value, file_ref=key,
             sha256=sha256_hex(data), file_size=len(data), syntax_valid=True, validation_message="syntax OK",
-            description=description, version=await catalog.next_version(session, name), uploaded_by=uploaded_by,
+            description=description, version=await catalog.next_version(session, name), uploaded_by=actor.name,
             metadata_={"config_schema": schema} if schema else None,
         ), activate=activate)
-        audit.record_activity(session, "upload", "model", model.id, f"uploaded {model_type.value} model {name} v{model.version}", uploaded_by)
+        audit.record_activity(session, "upload", "model", model.id, f"uploaded {model_type.value} model {name} v{model.version}",
+                              actor.name, actor.role.value)
         audit.notify(session, "Model uploaded", f"{name} v{model.version} ({model_type.value}) is ready", "success", "upload", {"modelId": model.id})
     return model
 
 
-async def archive_or_delete_model(facade: Facade, session: AsyncSession, model_id: int, hard: bool, actor: str = "anonymous") -> str:
+async def archive_or_delete_model(facade: Facade, session: AsyncSession, model_id: int, hard: bool, actor: Identity) -> str:
     model = await catalog.get_model(session, model_id)
     if model is None:
         raise ApiError(404, f"model {model_id} not found")
@@ -64,29 +66,29 @@ async def archive_or_delete_model(facade: Facade, session: AsyncSession, model_i
     if hard:
         key = model.file_ref
         await session.delete(model)
-        audit.record_activity(session, "delete", "model", model_id, f"deleted {label}", actor)
+        audit.record_activity(session, "delete", "model", model_id, f"deleted {label}", actor.name, actor.role.value)
         await session.commit()
         await facade.files.delete(key)
         return "deleted"
     model.status = "archived"
-    audit.record_activity(session, "archive", "model", model_id, f"archived {label}", actor)
+    audit.record_activity(session, "archive", "model", model_id, f"archived {label}", actor.name, actor.role.value)
     await session.commit()
     return "archived"
 
 
-async def activate(session: AsyncSession, model_id: int, actor: str = "anonymous") -> OptimizationModel:
+async def activate(session: AsyncSession, model_id: int, actor: Identity) -> OptimizationModel:
     model = await catalog.get_model(session, model_id)
     if model is None:
         raise ApiError(404, f"model {model_id} not found")
     await catalog.activate_model(session, model)
-    audit.record_activity(session, "activate", "model", model_id, f"activated {model.model_type} model {model.model_name} v{model.version}", actor)
+    audit.record_activity(session, "activate", "model", model_id, f"activated {model.model_type} model {model.model_name} v{model.version}", actor.name, actor.role.value)
     await session.commit()
     return model
 
 
 async def register_dataset(
     facade: Facade, session: AsyncSession, *, filename: str | None, data: bytes, model_type: ModelType,
-    description: str | None, uploaded_by: str = "anonymous",
+    description: str | None, actor: Identity,
 ) -> DataSource:
     kind = check_dataset(filename, data, facade.settings.max_upload_bytes)
     clean_name = safe_filename(filename, "dataset")
@@ -94,7 +96,7 @@ async def register_dataset(
     async with _stored_with_rows(facade, session, key, data):
         dataset = await catalog.add_dataset(session, DataSource(
             name=clean_name, model_type=model_type.value, file_ref=key, sha256=sha256_hex(data), file_size=len(data),
-            content_type=kind, description=description, uploaded_by=uploaded_by,
+            content_type=kind, description=description, uploaded_by=actor.name,
         ))
-        audit.record_activity(session, "upload", "dataset", dataset.id, f"uploaded {model_type.value} dataset {clean_name}", uploaded_by)
+        audit.record_activity(session, "upload", "dataset", dataset.id, f"uploaded {model_type.value} dataset {clean_name}", actor.name, actor.role.value)
     return dataset

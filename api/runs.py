@@ -13,6 +13,7 @@ from typing import Any
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from api.auth import Identity
 from api.config_schema import validate_config
 from api.context import Facade
 from api.errors import ApiError
@@ -82,7 +83,7 @@ def _bind_model(job: JobRun, model: OptimizationModel, dataset: DataSource | Non
         job.data_source_id, job.data_source_sha256 = dataset.id, dataset.sha256
 
 
-async def start_run(facade: Facade, session: AsyncSession, request: ExecuteRequest, actor: str = "anonymous") -> JobRun:
+async def start_run(facade: Facade, session: AsyncSession, request: ExecuteRequest, actor: Identity) -> JobRun:
     """Create the JobRun and its Prefect flow run; returns at once (the worker starts it)."""
     model = await _resolve_model(session, request.modelType, request.modelId)
     validate_config(request.config or {}, (model.metadata_ or {}).get("config_schema"), f"{model.model_name} v{model.version}")
@@ -111,7 +112,7 @@ async def start_run(facade: Facade, session: AsyncSession, request: ExecuteReque
     job.flow_run_id = str(flow_run.id)
     job.deployment_name = deployment_path(request.modelType)
     job.prefect_state = flow_run.state.name if flow_run.state else None
-    audit.record_activity(session, "execute", "job", job.job_id, f"started {request.modelType.value} run of {model.model_name} v{model.version}", actor)
+    audit.record_activity(session, "execute", "job", job.job_id, f"started {request.modelType.value} run of {model.model_name} v{model.version}", actor.name, actor.role.value)
     await session.commit()
     await facade.realtime.progress(job)
     return job
@@ -231,7 +232,7 @@ def _notify_outcome(session: AsyncSession, job: JobRun) -> None:
         audit.notify(session, "Run cancelled", label, "warning", "execution", {"jobId": job.job_id})
 
 
-async def cancel_run(facade: Facade, session: AsyncSession, job_id: str, actor: str = "anonymous") -> tuple[JobRun, str | None]:
+async def cancel_run(facade: Facade, session: AsyncSession, job_id: str, actor: Identity) -> tuple[JobRun, str | None]:
     job = await _require_job(session, job_id)
     if JobStatus(job.status).is_terminal:
         raise ApiError(409, f"job {job_id} already ended ({job.status})")
@@ -242,14 +243,14 @@ async def cancel_run(facade: Facade, session: AsyncSession, job_id: str, actor: 
         jobs.move_status(job, JobStatus.cancelled, job.attempt)
         job.error_message = "cancelled by user"
         _notify_outcome(session, job)
-    audit.record_activity(session, "cancel", "job", job_id, f"cancelled {job.model_type} run {job_id}", actor)
+    audit.record_activity(session, "cancel", "job", job_id, f"cancelled {job.model_type} run {job_id}", actor.name, actor.role.value)
     await session.commit()
     if job.status == JobStatus.cancelled.value:
         await facade.realtime.job_changed(job)
     return job, prefect_state
 
 
-async def retry_run(facade: Facade, session: AsyncSession, job_id: str, actor: str = "anonymous") -> JobRun:
+async def retry_run(facade: Facade, session: AsyncSession, job_id: str, actor: Identity) -> JobRun:
     """Run a finished job again as a new job with the same model, config and dataset."""
     job = await _require_job(session, job_id)
     if job.model_id is None:

@@ -201,6 +201,7 @@ class ActivityOut(ORMModel):
     entity_type: str
     entity_id: str | None
     actor: str
+    actor_role: str | None
     description: str
     created_at: datetime
 

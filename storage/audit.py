@@ -13,11 +13,11 @@ from storage.models import Activity, Notification
 
 def record_activity(
     session: AsyncSession, action: str, entity_type: str, entity_id: str | int | None, description: str,
-    actor: str = "anonymous", metadata: dict[str, Any] | None = None,
+    actor: str, actor_role: str | None, metadata: dict[str, Any] | None = None,
 ) -> None:
     session.add(Activity(
         action=action, entity_type=entity_type, entity_id=None if entity_id is None else str(entity_id),
-        description=description, actor=actor, metadata_=metadata,
+        description=description, actor=actor, actor_role=actor_role, metadata_=metadata,
     ))
 
 

@@ -149,6 +149,7 @@ class Activity(Base):
     entity_type: Mapped[str] = mapped_column(String(32))
     entity_id: Mapped[str | None] = mapped_column(String(64))
     actor: Mapped[str] = mapped_column(String(200), default="anonymous")
+    actor_role: Mapped[str | None] = mapped_column(String(16))
     description: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
     metadata_: Mapped[dict[str, Any] | None] = mapped_column("metadata", JSON)

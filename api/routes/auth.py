@@ -42,7 +42,7 @@ async def create_key(session: SessionDep, who: Admin, body: KeyCreate) -> dict:
     if any(row.name == body.name for row in await keys.list_keys(session)):
         raise ApiError(409, f"a key named {body.name!r} exists; revoke it or pick another name")
     row, key = await keys.create_key(session, body.name, body.role, who.name)
-    audit.record_activity(session, "create_key", "api_key", row.id, f"created {body.role} key {body.name}", who.name, {"role": who.role.value})
+    audit.record_activity(session, "create_key", "api_key", row.id, f"created {body.role} key {body.name}", who.name, who.role.value)
     await session.commit()
     return {"success": True, "key": key, **KeyOut.model_validate(row).model_dump(mode="json")}
 
@@ -57,7 +57,7 @@ async def revoke_key(session: SessionDep, who: Admin, key_id: IdPath) -> dict:
     row = await keys.revoke_key(session, key_id)
     if row is None:
         raise ApiError(404, f"key {key_id} not found")
-    audit.record_activity(session, "revoke_key", "api_key", key_id, f"revoked key {row.name}", who.name, {"role": who.role.value})
+    audit.record_activity(session, "revoke_key", "api_key", key_id, f"revoked key {row.name}", who.name, who.role.value)
     await session.commit()
     return {"success": True, "id": key_id, "revoked": True}
 

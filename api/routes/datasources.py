@@ -26,7 +26,7 @@ async def upload_dataset(
     model_type = parse_model_type(modelType)
     data = await read_bounded(file, facade.settings.max_upload_bytes)
     dataset = await register_dataset(facade, session, filename=file.filename, data=data, model_type=model_type, description=description,
-                                     uploaded_by=who.name)
+                                     actor=who)
     return DatasetResponse(dataSource=DatasetOut.model_validate(dataset))
 
 

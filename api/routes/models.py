@@ -39,7 +39,7 @@ async def upload_model(
     model_type = parse_model_type(modelType)
     data = await read_bounded(file, facade.settings.max_upload_bytes)
     model = await register_model(facade, session, filename=file.filename, data=data, model_type=model_type, description=description,
-                                 uploaded_by=who.name)
+                                 actor=who)
     return UploadResponse(model=ModelOut.model_validate(model), message=f"{model.model_name} v{model.version} uploaded and active")
 
 
@@ -59,11 +59,11 @@ async def list_models(session: SessionDep, _: Viewer, type: str | None = None, s
 
 @router.delete("/models")
 async def delete_model(facade: FacadeDep, session: SessionDep, who: Admin, id: IdQuery, hard: bool = False) -> dict:
-    outcome = await archive_or_delete_model(facade, session, id, hard, who.name)
+    outcome = await archive_or_delete_model(facade, session, id, hard, who)
     return {"success": True, "id": id, "status": outcome}
 
 
 @router.post("/models/{model_id}/activate", response_model=UploadResponse)
 async def activate_model(session: SessionDep, who: Admin, model_id: IdPath) -> UploadResponse:
-    model = await activate(session, model_id, who.name)
+    model = await activate(session, model_id, who)
     return UploadResponse(model=ModelOut.model_validate(model), message=f"{model.model_name} v{model.version} is the active {model.model_type} model")

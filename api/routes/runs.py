@@ -57,7 +57,7 @@ async def _detail(facade, session, job: JobRun, tail: int = 100) -> JobDetail:
 
 @router.post("/execute", status_code=202, response_model=ExecuteResponse)
 async def execute(facade: FacadeDep, session: SessionDep, who: Executor, body: ExecuteRequest) -> ExecuteResponse:
-    job = await start_run(facade, session, body, who.name)
+    job = await start_run(facade, session, body, who)
     return ExecuteResponse(jobId=job.job_id, status=job.status, flowRunId=job.flow_run_id, modelId=job.model_id, modelVersion=job.model_version)
 
 
@@ -135,11 +135,11 @@ async def job_result_file(facade: FacadeDep, session: SessionDep, _: Viewer, job
 
 @router.post("/jobs/{job_id}/cancel", response_model=CancelResponse)
 async def cancel(facade: FacadeDep, session: SessionDep, who: Operator, job_id: str) -> CancelResponse:
-    job, prefect_state = await cancel_run(facade, session, job_id, who.name)
+    job, prefect_state = await cancel_run(facade, session, job_id, who)
     return CancelResponse(jobId=job_id, status=job.status, prefectState=prefect_state)
 
 
 @router.post("/jobs/{job_id}/retry", status_code=202, response_model=ExecuteResponse)
 async def retry(facade: FacadeDep, session: SessionDep, who: Executor, job_id: str) -> ExecuteResponse:
-    job = await retry_run(facade, session, job_id, who.name)
+    job = await retry_run(facade, session, job_id, who)
     return ExecuteResponse(jobId=job.job_id, status=job.status, flowRunId=job.flow_run_id, modelId=job.model_id, modelVersion=job.model_version)

@@ -109,7 +109,8 @@ def test_mutations_are_audited_with_the_acting_key(api, keys, stack):
                         files={"file": ("audit.csv", (SAMPLES / "data" / "so_prices.csv").read_bytes())}, data={"modelType": "SO"})
     assert upload.status_code == 201
     activity = api.get("/api/optimization/activity").json()["activities"]
-    assert any(a["actor"] == "matrix-operator" and a["entity_id"] == str(upload.json()["dataSource"]["id"]) for a in activity)
+    assert any(a["actor"] == "matrix-operator" and a["actor_role"] == "operator" and a["entity_id"] == str(upload.json()["dataSource"]["id"])
+               for a in activity)
 
 
 async def test_socket_needs_a_key_and_refuses_the_workers(stack, keys):
