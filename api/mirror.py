@@ -56,7 +56,6 @@ class Mirror:
         self.facade = facade
         self.settings = facade.settings
         self._task: asyncio.Task[None] | None = None
-        self.passes = 0
 
     def start(self) -> None:
         self._task = asyncio.create_task(self._loop(), name="prefect-mirror")
@@ -96,7 +95,6 @@ class Mirror:
             if seen.get(str(flow_run.id)) == (flow_run.state.name, attempt_of(flow_run)):
                 continue  # nothing moved since the last pass
             changed += await self._reconcile_run(flow_run)
-        self.passes += 1
         return changed
 
     async def _reconcile_run(self, flow_run: FlowRun) -> int:

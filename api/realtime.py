@@ -13,7 +13,6 @@ several of them gets it once.
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Awaitable, Callable, Sequence
 from http.cookies import SimpleCookie
 from typing import Any
@@ -22,8 +21,6 @@ import socketio
 
 from optbox.protocol import JobStatus, LogLine
 from storage.models import JobRun
-
-log = logging.getLogger(__name__)
 
 LOBBY = "optimization"
 SESSION_COOKIE = "optbox_session"  # the page's HttpOnly sign-in cookie (set by api/routes/auth.py)

@@ -43,7 +43,8 @@ def new_job_id(model_type: ModelType | str) -> str:
     return f"{kind.lower()}-{datetime.now(UTC):%Y%m%d-%H%M%S}-{secrets.token_hex(3)}"
 
 
-async def _require_job(session: AsyncSession, job_id: str) -> JobRun:
+async def require_job(session: AsyncSession, job_id: str) -> JobRun:
+    """The job, or a 404 that names it."""
     job = await jobs.get_job(session, job_id)
     if job is None:
         raise ApiError(404, f"job {job_id} not found")
@@ -141,7 +142,7 @@ async def job_for_flow_run(
 async def claim_run(facade: Facade, session: AsyncSession, claim: RunClaim) -> ClaimedRun:
     """A flow run starts an attempt: bind it to its JobRun and say what to run."""
     if claim.job_id:
-        job = await _require_job(session, claim.job_id)
+        job = await require_job(session, claim.job_id)
     else:
         trigger = TriggeredBy.scheduled if claim.auto_scheduled else TriggeredBy.api
         job, _ = await job_for_flow_run(
@@ -179,7 +180,7 @@ async def claim_run(facade: Facade, session: AsyncSession, claim: RunClaim) -> C
 
 async def ingest_lines(facade: Facade, session: AsyncSession, job_id: str, batch: LogBatch) -> LogBatchAck:
     """Store a batch (idempotently), then broadcast it: a client that replays after_seq finds no hole."""
-    job = await _require_job(session, job_id)
+    job = await require_job(session, job_id)
     progress_before = job.progress
     await jobs.store_lines(session, job, batch.lines)
     await session.commit()
@@ -190,7 +191,7 @@ async def ingest_lines(facade: Facade, session: AsyncSession, job_id: str, batch
 
 
 async def store_artifact(facade: Facade, session: AsyncSession, job_id: str, kind: str, name: str, data: bytes) -> None:
-    job = await _require_job(session, job_id)
+    job = await require_job(session, job_id)
     key = new_key(f"runs/{job_id}/{kind}", "")
     await facade.files.put(key, data)
     previous = await jobs.get_artifact(session, job_id, kind, name)
@@ -204,7 +205,7 @@ async def store_artifact(facade: Facade, session: AsyncSession, job_id: str, kin
 
 
 async def finish_run(facade: Facade, session: AsyncSession, job_id: str, outcome: RunOutcome) -> JobRun:
-    job = await _require_job(session, job_id)
+    job = await require_job(session, job_id)
     if outcome.attempt < job.attempt:
         return job
     status = outcome.status
@@ -233,7 +234,7 @@ def _notify_outcome(session: AsyncSession, job: JobRun) -> None:
 
 
 async def cancel_run(facade: Facade, session: AsyncSession, job_id: str, actor: Identity) -> tuple[JobRun, str | None]:
-    job = await _require_job(session, job_id)
+    job = await require_job(session, job_id)
     if JobStatus(job.status).is_terminal:
         raise ApiError(409, f"job {job_id} already ended ({job.status})")
     prefect_state = None
@@ -252,7 +253,7 @@ async def cancel_run(facade: Facade, session: AsyncSession, job_id: str, actor: 
 
 async def retry_run(facade: Facade, session: AsyncSession, job_id: str, actor: Identity) -> JobRun:
     """Run a finished job again as a new job with the same model, config and dataset."""
-    job = await _require_job(session, job_id)
+    job = await require_job(session, job_id)
     if job.model_id is None:
         raise ApiError(409, f"job {job_id} has no model to re-run (it was deleted)")
     request = ExecuteRequest(modelType=ModelType(job.model_type), modelId=job.model_id, config=job.model_config, dataSourceId=job.data_source_id)

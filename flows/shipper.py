@@ -9,15 +9,12 @@ the facade stores idempotently, so a resend after a lost ack is harmless.
 from __future__ import annotations
 
 import asyncio
-import logging
 
 from flows.facade import FacadeClient
 from optbox.protocol import LogBatch, LogLine
 
 MAX_BATCH_LINES = 2000
 MAX_BATCH_BYTES = 8 * 1024 * 1024  # well under the facade's 64 MB body limit, even with 1 MB lines
-
-log = logging.getLogger(__name__)
 
 
 class LineShipper:

@@ -147,10 +147,6 @@ async def tail_lines(session: AsyncSession, job_id: str, count: int = 100) -> li
     return list(reversed(rows))
 
 
-async def count_lines(session: AsyncSession, job_id: str) -> int:
-    return await session.scalar(select(func.count()).select_from(JobLog).where(JobLog.job_id == job_id)) or 0
-
-
 async def upsert_artifact(session: AsyncSession, job_id: str, kind: str, name: str, **fields: Any) -> JobArtifact:
     artifact = await session.scalar(select(JobArtifact).where(JobArtifact.job_id == job_id, JobArtifact.kind == kind, JobArtifact.name == name))
     if artifact is None:

@@ -11,7 +11,7 @@ from fastapi.responses import StreamingResponse
 from api.auth import Executor, Operator, Viewer
 from api.deps import FacadeDep, IdQuery, Offset, SessionDep
 from api.errors import ApiError
-from api.runs import cancel_run, retry_run, start_run
+from api.runs import cancel_run, require_job, retry_run, start_run
 from api.schemas import (
     ArtifactOut,
     CancelResponse,
@@ -39,13 +39,6 @@ def _artifact_out(job_id: str, artifact: JobArtifact) -> ArtifactOut:
     return out
 
 
-async def _job_or_404(session, job_id: str) -> JobRun:
-    job = await jobs.get_job(session, job_id)
-    if job is None:
-        raise ApiError(404, f"job {job_id} not found")
-    return job
-
-
 async def _detail(facade, session, job: JobRun, tail: int = 100) -> JobDetail:
     detail = JobDetail.model_validate(job)
     detail.logs = [LogOut.model_validate(row) for row in await jobs.tail_lines(session, job.job_id, tail)]
@@ -63,7 +56,7 @@ async def execute(facade: FacadeDep, session: SessionDep, who: Executor, body: E
 
 @router.get("/execute", response_model=JobResponse)
 async def job_status(facade: FacadeDep, session: SessionDep, _: Viewer, jobId: Annotated[str, Query()]) -> JobResponse:
-    return JobResponse(job=await _detail(facade, session, await _job_or_404(session, jobId)))
+    return JobResponse(job=await _detail(facade, session, await require_job(session, jobId)))
 
 
 @router.get("/jobs", response_model=JobsResponse)
@@ -79,14 +72,14 @@ async def list_jobs(
 
 @router.get("/jobs/{job_id}", response_model=JobResponse)
 async def job_detail(facade: FacadeDep, session: SessionDep, _: Viewer, job_id: str) -> JobResponse:
-    return JobResponse(job=await _detail(facade, session, await _job_or_404(session, job_id)))
+    return JobResponse(job=await _detail(facade, session, await require_job(session, job_id)))
 
 
 @router.get("/jobs/{job_id}/logs", response_model=LogsResponse)
 async def job_logs(
     session: SessionDep, _: Viewer, job_id: str, after_seq: Offset = 0, limit: Annotated[int, Query(ge=1, le=10000)] = 1000,
 ) -> LogsResponse:
-    await _job_or_404(session, job_id)
+    await require_job(session, job_id)
     rows = await jobs.read_lines(session, job_id, after_seq, limit + 1)
     page = rows[:limit]
     return LogsResponse(
@@ -99,7 +92,7 @@ async def job_logs(
 async def job_logfile(facade: FacadeDep, session: SessionDep, _: Viewer, job_id: str, attempt: int | None = None) -> StreamingResponse:
     """The whole log as text. Without `attempt`: rendered from JobLog, every attempt, even one
     that crashed. With it: the file the worker wrote for that attempt, as it uploaded it."""
-    await _job_or_404(session, job_id)
+    await require_job(session, job_id)
     headers = {"Content-Disposition": f'attachment; filename="{job_id}.log"'}
     if attempt is not None:
         artifact = await jobs.get_artifact(session, job_id, "log", f"attempt-{attempt}.log")
@@ -119,7 +112,7 @@ async def job_logfile(facade: FacadeDep, session: SessionDep, _: Viewer, job_id:
 
 @router.get("/jobs/{job_id}/results", response_model=list[ArtifactOut])
 async def job_results(session: SessionDep, _: Viewer, job_id: str) -> list[ArtifactOut]:
-    await _job_or_404(session, job_id)
+    await require_job(session, job_id)
     return [_artifact_out(job_id, a) for a in await jobs.list_artifacts(session, job_id, "result")]
 
 
