@@ -26,7 +26,7 @@ from api.realtime import Realtime
 from api.routes import activity, auth, datasources, health, internal, models, runs
 from optbox.settings import Settings, get_settings
 from storage.db import Database, migrate
-from storage.files import LocalFileStore
+from storage.files import close_file_store, open_file_store
 
 log = logging.getLogger(__name__)
 
@@ -49,14 +49,15 @@ async def authorized_socket(facade: Facade, token: str | None) -> bool:
 def create_app(settings: Settings | None = None) -> socketio.ASGIApp:
     settings = settings or get_settings()
     check_auth_mode(settings)
-    realtime = Realtime(cors_origins=settings.cors_origins)
+    realtime = Realtime.for_settings(settings)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
         await asyncio.to_thread(migrate, settings.resolved_database_url)
         db = Database(settings.resolved_database_url)
+        files = await open_file_store(settings)
         async with Orchestrator(settings.resolved_prefect_api_url) as orchestrator:
-            facade = Facade(settings=settings, db=db, files=LocalFileStore(settings.resolved_data_dir / "files"),
+            facade = Facade(settings=settings, db=db, files=files,
                             realtime=realtime, orchestrator=orchestrator,
                             admin_token=settings.secret("admin_token"), worker_token=settings.secret("worker_token"))
             app.state.facade = facade
@@ -70,6 +71,7 @@ def create_app(settings: Settings | None = None) -> socketio.ASGIApp:
                 yield
             finally:
                 await mirror.stop()
+                await close_file_store(files)
                 await db.dispose()
 
     app = FastAPI(title="optbox", version="0.1.0", lifespan=lifespan,

@@ -9,6 +9,13 @@ Events (payload keys camelCase, as the original dashboard's clients expect):
   optimization:cancelled  {jobId, modelType, status}
 Each goes to rooms `optimization`, `job:<jobId>`, `model:<type>`; a client in
 several of them gets it once.
+
+Replicas: with OPTBOX_REDIS_URL every emit goes through python-socketio's
+AsyncRedisManager (Redis pub/sub), so a client connected to any API replica gets
+the events of runs whose lines reached another one. Without it the in-memory
+manager serves one process. Live delivery is best effort either way; lines are
+stored before they are emitted, so a client that missed some (its replica died,
+Redis blinked) replays them with GET /jobs/{id}/logs?after_seq=N.
 """
 
 from __future__ import annotations
@@ -20,6 +27,7 @@ from typing import Any
 import socketio
 
 from optbox.protocol import JobStatus, LogLine
+from optbox.settings import Settings
 from storage.models import JobRun
 
 LOBBY = "optimization"
@@ -52,7 +60,18 @@ def _subscription_rooms(data: Any) -> list[str]:
     return rooms
 
 
+def client_manager_for(settings: Settings) -> socketio.AsyncManager | None:
+    """Redis pub/sub between replicas when OPTBOX_REDIS_URL is set; else the in-process default."""
+    if not settings.redis_url:
+        return None
+    return socketio.AsyncRedisManager(settings.redis_url, channel=settings.redis_channel)
+
+
 class Realtime:
+    @classmethod
+    def for_settings(cls, settings: Settings) -> Realtime:
+        return cls(client_manager=client_manager_for(settings), cors_origins=settings.cors_origins)
+
     def __init__(self, client_manager: socketio.AsyncManager | None = None, cors_origins: list[str] | None = None) -> None:
         self.allowed_origins = set(cors_origins or [])
         self.sio = socketio.AsyncServer(async_mode="asgi", cors_allowed_origins=self._origin_allowed, client_manager=client_manager)

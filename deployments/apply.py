@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import subprocess
 
+from deployments.heartbeats import ensure_crash_automation
 from optbox.roles import prefect_cli, with_prefect_env
 from optbox.settings import PROJECT_DIR, Settings
 
@@ -26,5 +27,6 @@ async def ensure_work_pool(settings: Settings) -> None:
 def apply_deployments(settings: Settings) -> None:
     """Create the process work pool, then apply prefect.yaml with Prefect's own CLI."""
     asyncio.run(ensure_work_pool(settings))
+    asyncio.run(ensure_crash_automation(settings))
     subprocess.run([*prefect_cli(), "--no-prompt", "deploy", "--all", "--prefect-file", str(PROJECT_DIR / "prefect.yaml")],
                    env=with_prefect_env(settings), cwd=PROJECT_DIR, check=True, stdout=subprocess.DEVNULL)

@@ -3,7 +3,8 @@
   optbox up       everything in the foreground (what `make run` calls)
   optbox api      the facade (FastAPI + Socket.IO) under uvicorn
   optbox worker   a Prefect process worker for the project's work pool
-  optbox prefect  the Prefect server (UI + API)
+  optbox prefect  the Prefect server (UI + API; --no-services for extra HA replicas)
+  optbox prefect-services  Prefect's background services alone (beside --no-services replicas)
   optbox deploy   apply prefect.yaml (work pool, DMO/RMO/SO deployments)
   optbox migrate  bring the database schema to head
 """
@@ -52,13 +53,25 @@ def api(port: Annotated[int | None, typer.Option(help="overrides OPTBOX_API_PORT
 
 
 @app.command()
-def prefect() -> None:
+def prefect(services: Annotated[bool, typer.Option("--services/--no-services",
+                                                   help="run Prefect's background services too (one process should)")] = True) -> None:
     """Run the Prefect server (its UI on OPTBOX_PREFECT_PORT)."""
     from optbox.roles import prefect_server_command, with_prefect_env
 
     settings = get_settings()
     settings.prefect_home.mkdir(parents=True, exist_ok=True)
-    command = prefect_server_command(settings)
+    command = prefect_server_command(settings, services=services)
+    os.execvpe(command[0], command, with_prefect_env(settings))
+
+
+@app.command("prefect-services")
+def prefect_services() -> None:
+    """Run Prefect's background services (scheduler, automations, late runs…) for API-only replicas."""
+    from optbox.roles import prefect_services_command, with_prefect_env
+
+    settings = get_settings()
+    settings.prefect_home.mkdir(parents=True, exist_ok=True)
+    command = prefect_services_command()
     os.execvpe(command[0], command, with_prefect_env(settings))
 
 
@@ -83,6 +96,7 @@ def worker(apply: Annotated[bool, typer.Option("--deploy/--no-deploy", help="app
     from optbox.roles import prefect_env, wait_for_prefect, with_prefect_env, worker_command
 
     settings = get_settings()
+    settings.prefect_home.mkdir(parents=True, exist_ok=True)  # a worker on its own machine starts with an empty data dir
     os.chdir(PROJECT_DIR)
     os.environ.update(prefect_env(settings))
     wait_for_prefect(settings)

@@ -31,9 +31,32 @@ def prefect_env(settings: Settings) -> dict[str, str]:
         "OPTBOX_DATA_DIR": str(settings.resolved_data_dir),
         "OPTBOX_API_URL": settings.resolved_api_url,
     }
+    env.update(heartbeat_env(settings))
     if settings.prefect_database_url:
-        env["PREFECT_API_DATABASE_CONNECTION_URL"] = settings.prefect_database_url
+        env["PREFECT_SERVER_DATABASE_CONNECTION_URL"] = settings.prefect_database_url
+    if settings.prefect_redis_url:
+        env.update(prefect_redis_env(settings.prefect_redis_url))
     return env
+
+
+def heartbeat_env(settings: Settings) -> dict[str, str]:
+    """Flow runs beat every run_heartbeat_s; the crash automation (deployments/heartbeats.py)
+    marks a run whose beats stop (its worker died) Crashed."""
+    return {"PREFECT_FLOWS_HEARTBEAT_FREQUENCY": str(settings.run_heartbeat_s)}
+
+
+def prefect_redis_env(url: str) -> dict[str, str]:
+    """Prefect's server on Redis (prefect-redis) instead of in-memory messaging: events,
+    automations' causal ordering, concurrency leases and background tasks (docket) are
+    then shared by every Prefect server process, so several can serve behind one address."""
+    return {
+        "PREFECT_MESSAGING_BROKER": "prefect_redis.messaging",
+        "PREFECT_MESSAGING_CACHE": "prefect_redis.messaging",
+        "PREFECT_SERVER_EVENTS_CAUSAL_ORDERING": "prefect_redis.ordering",
+        "PREFECT_SERVER_CONCURRENCY_LEASE_STORAGE": "prefect_redis.lease_storage",
+        "PREFECT_REDIS_MESSAGING_URL": url,
+        "PREFECT_SERVER_DOCKET_URL": url,
+    }
 
 
 def with_prefect_env(settings: Settings) -> dict[str, str]:
@@ -44,8 +67,14 @@ def prefect_cli() -> list[str]:
     return [sys.executable, "-m", "prefect"]
 
 
-def prefect_server_command(settings: Settings) -> list[str]:
-    return [*prefect_cli(), "server", "start", "--host", settings.prefect_host, "--port", str(settings.prefect_port)]
+def prefect_server_command(settings: Settings, *, services: bool = True) -> list[str]:
+    """`services=False`: an API-only replica; one `prefect server services start` runs the loops for all."""
+    command = [*prefect_cli(), "server", "start", "--host", settings.prefect_host, "--port", str(settings.prefect_port)]
+    return command if services else [*command, "--no-services"]
+
+
+def prefect_services_command() -> list[str]:
+    return [*prefect_cli(), "server", "services", "start"]
 
 
 def worker_command(settings: Settings, name: str | None = None) -> list[str]:

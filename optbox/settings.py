@@ -50,6 +50,15 @@ class Settings(BaseSettings):
     bootstrap_samples: bool = Field(True, description="Register the shipped samples as active models on first start.")
     flow_finish_grace_s: float = Field(600.0, description="How long a finished flow waits for an unreachable facade to take its lines.")
 
+    # --- scale-out: several API replicas, workers on other machines, HA Prefect ---
+    redis_url: str | None = Field(None, description="Redis for Socket.IO across API replicas and shared rate limits, e.g. redis://host:6379/0.")
+    redis_channel: str = Field("optbox-socketio", description="Redis pub/sub channel of the Socket.IO replicas; one per deployment sharing a Redis.")
+    file_store: Literal["local", "database"] = Field("local", description="Where stored bytes live: data_dir/files, or the database (no shared filesystem).")
+    file_store_url: str | None = Field(None, description="SQLAlchemy async URL of the database file store; default database_url.")
+    prefect_redis_url: str | None = Field(None, description="Redis for Prefect's messaging (HA Prefect servers); handed to the Prefect server.")
+    run_heartbeat_s: int = Field(30, ge=30, description="Seconds between a flow run's heartbeats (Prefect's minimum is 30).")
+    run_heartbeat_grace_s: int = Field(10, ge=5, description="A run whose heartbeat is this late past run_heartbeat_s is marked crashed.")
+
     @property
     def resolved_data_dir(self) -> Path:
         return self.data_dir.expanduser().resolve()
@@ -70,6 +79,10 @@ class Settings(BaseSettings):
     @property
     def resolved_prefect_api_url(self) -> str:
         return (self.prefect_api_url or f"http://{self.prefect_host}:{self.prefect_port}/api").rstrip("/")
+
+    @property
+    def resolved_file_store_url(self) -> str:
+        return self.file_store_url or self.resolved_database_url
 
     @property
     def prefect_home(self) -> Path:

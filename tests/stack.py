@@ -69,14 +69,33 @@ class Stack:
             **self.extra_env,
         }
 
-    def start_role(self, name: str, *args: str) -> subprocess.Popen:
+    def start_role(self, name: str, *args: str, env: dict[str, str] | None = None, cwd: Path | None = None) -> subprocess.Popen:
+        """Start `optbox <args>` as role `name`; `env` overrides this stack's environment for it alone,
+        `cwd` starts it elsewhere than the checkout (a worker on another machine)."""
         log = open(self.data_dir / f"{name}.log", "ab")
         process = subprocess.Popen(
-            [sys.executable, "-m", "optbox.cli", *args], cwd=PROJECT_DIR, env=self.env(),
+            [sys.executable, "-m", "optbox.cli", *args], cwd=cwd or PROJECT_DIR, env={**self.env(), **(env or {})},
             stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
         )
         self.processes[name] = process
         return process
+
+    def kill_role_tree(self, name: str) -> None:
+        """SIGKILL a role and every process it started, as if its machine died (flow runs included:
+        the warm worker forks them into sessions of their own)."""
+        import psutil
+
+        process = self.processes.pop(name)
+        try:
+            tree = [psutil.Process(process.pid), *psutil.Process(process.pid).children(recursive=True)]
+        except psutil.NoSuchProcess:
+            tree = []
+        for member in tree:
+            try:
+                member.kill()
+            except psutil.NoSuchProcess:
+                pass
+        process.wait()
 
     def stop_role(self, name: str, sig: int = signal.SIGTERM, timeout: float = 20) -> None:
         process = self.processes.pop(name, None)
@@ -117,6 +136,8 @@ class Stack:
 
     def stop(self) -> None:
         for name in ("api", "worker", "prefect"):
+            self.stop_role(name)
+        for name in list(self.processes):  # roles a test added under other names
             self.stop_role(name)
 
     def logs(self, name: str) -> str:
