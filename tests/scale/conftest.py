@@ -92,6 +92,13 @@ class ScaleOut:
                                                    "OPTBOX_API_PORT": str(self.api_b_port)})
         wait_until(lambda: _healthy(self.api_b), 120, "replica B to be healthy", interval=0.3)
 
+    async def prefect_db_has_flow_run(self, flow_run_id: str) -> bool:
+        conn = await asyncpg.connect(f"postgresql://{PG_HOST}/{self.prefect_database}", timeout=5)
+        try:
+            return await conn.fetchval("SELECT count(*) FROM flow_run WHERE id = $1::uuid", flow_run_id) == 1
+        finally:
+            await conn.close()
+
     def pause(self, role: str) -> None:
         """Freeze a worker (SIGSTOP): it takes no runs until resumed, so the other one gets them."""
         os.killpg(self.stack.processes[role].pid, signal.SIGSTOP)

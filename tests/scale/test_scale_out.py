@@ -67,6 +67,7 @@ async def test_a_client_on_replica_b_gets_every_event_of_a_run_started_through_r
             assert on_b.of("optimization:started", job_id)
             assert on_b.of("optimization:completed", job_id)[-1]["resultsCount"] == 96
         assert ran_on(scale, "worker-1", started["flowRunId"])
+        assert await scale.prefect_db_has_flow_run(started["flowRunId"])  # Prefect's server keeps its state in PostgreSQL
     finally:
         scale.resume("worker-2")
 
