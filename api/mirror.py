@@ -8,6 +8,7 @@ within `mirror_lookback_h` and (b) every run a non-final JobRun points at,
 and moves JobRun forward. It polls instead of subscribing to Prefect's event
 stream on purpose: a missed message cannot leave a run stuck, and after a
 facade restart the first pass settles whatever moved while it was down.
+With several API replicas only the one holding the leadership lease mirrors.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import httpx
 from prefect.client.schemas.objects import FlowRun, StateType
 
 from api.context import Facade
+from api.leadership import Leadership
 from api.runs import job_for_flow_run
 from optbox.protocol import JobStatus, ModelType, TriggeredBy
 from storage import jobs
@@ -56,6 +58,8 @@ class Mirror:
         self.facade = facade
         self.settings = facade.settings
         self._task: asyncio.Task[None] | None = None
+        self.leadership = Leadership(self.settings.redis_url, f"{self.settings.redis_channel}:mirror",
+                                     ttl_s=max(10.0, 10 * self.settings.mirror_interval_s))
 
     def start(self) -> None:
         self._task = asyncio.create_task(self._loop(), name="prefect-mirror")
@@ -64,11 +68,13 @@ class Mirror:
         if self._task:
             self._task.cancel()
             await asyncio.gather(self._task, return_exceptions=True)
+        await self.leadership.close()
 
     async def _loop(self) -> None:
         while True:
             try:
-                await self.reconcile_once()
+                if await self.leadership.held():
+                    await self.reconcile_once()
             except asyncio.CancelledError:
                 raise
             except httpx.TransportError as exc:
