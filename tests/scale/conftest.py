@@ -1,164 +1,23 @@
-"""One scale-out deployment for the module, on this machine's real PostgreSQL and Redis.
-
-  prefect     Prefect server: its database on PostgreSQL, its messaging on Redis (prefect-redis)
-  api-a/b     two API replicas, each with its own data dir; app database on PostgreSQL,
-              files in the database (no shared filesystem), Socket.IO through Redis
-  worker-1    a worker in the checkout, shipping lines to api-a
-  worker-2    a worker started in another directory with its own data dir, shipping to api-b
-
-Each session gets its own PostgreSQL databases (dropped afterwards), its own Redis
-database and pub/sub channel. PostgreSQL and Redis are machine services here and in
-CI: when either is unreachable the tests fail, they are never skipped.
-"""
+"""One scale-out deployment for the module (tests/scale/cluster.py): PostgreSQL, Redis, two API
+replicas, two workers. PostgreSQL and Redis are machine services here and in CI: when either
+is unreachable the tests fail, they are never skipped."""
 
 from __future__ import annotations
 
-import asyncio
-import concurrent.futures
-import os
-import signal
-import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass
 
-import asyncpg
-import httpx
 import pytest
-import redis
 
-from tests.stack import ADMIN_TOKEN, Stack, free_port, wait_until
-
-PG_HOST = os.environ.get("OPTBOX_TEST_PG", "postgres@127.0.0.1:5432")
-PG_ADMIN = f"postgresql://{PG_HOST}/postgres"
-REDIS = os.environ.get("OPTBOX_TEST_REDIS", "redis://127.0.0.1:6379")
-WORKER_TOKEN = "test-worker-" + "w" * 24
-REDIS_CLAIM = "optbox-test-session"
-
-
-def _run(coroutine):
-    """Run a coroutine to completion from sync fixture code, whatever loop pytest-asyncio holds."""
-    with concurrent.futures.ThreadPoolExecutor(1) as pool:
-        return pool.submit(asyncio.run, coroutine).result()
-
-
-async def _pg(statement: str) -> None:
-    conn = await asyncpg.connect(PG_ADMIN, timeout=5)
-    try:
-        await conn.execute(statement)
-    finally:
-        await conn.close()
-
-
-def _require_services() -> None:
-    try:
-        _run(_pg("SELECT 1"))
-    except (OSError, asyncpg.PostgreSQLError) as exc:
-        pytest.fail(f"PostgreSQL at {PG_HOST} is required for the scale-out suite and is unreachable: {exc}")
-    try:
-        redis.Redis.from_url(REDIS, socket_timeout=3).ping()
-    except redis.RedisError as exc:
-        pytest.fail(f"Redis at {REDIS} is required for the scale-out suite and is unreachable: {exc}")
-
-
-def _claim_redis_db(session_id: str) -> int:
-    """An empty Redis database for this session (Prefect's streams and caches are per database)."""
-    for index in range(15, 0, -1):
-        client = redis.Redis.from_url(f"{REDIS}/{index}")
-        if client.dbsize() == 0 and client.set(REDIS_CLAIM, session_id, nx=True, ex=3600):
-            return index
-    pytest.fail("no empty Redis database (1-15) for the scale-out suite")
-
-
-@dataclass
-class ScaleOut:
-    stack: Stack
-    api_b_port: int
-    app_database: str
-    prefect_database: str
-
-    @property
-    def api_a(self) -> str:
-        return self.stack.api_url
-
-    @property
-    def api_b(self) -> str:
-        return f"http://127.0.0.1:{self.api_b_port}"
-
-    def client(self, base_url: str) -> httpx.Client:
-        return httpx.Client(base_url=base_url, timeout=30, headers={"Authorization": f"Bearer {ADMIN_TOKEN}"})
-
-    def start_api_b(self) -> None:
-        self.stack.start_role("api-b", "api", env={"OPTBOX_DATA_DIR": str(self.stack.data_dir.parent / "api-b"),
-                                                   "OPTBOX_API_PORT": str(self.api_b_port)})
-        wait_until(lambda: _healthy(self.api_b), 120, "replica B to be healthy", interval=0.3)
-
-    async def prefect_db_has_flow_run(self, flow_run_id: str) -> bool:
-        conn = await asyncpg.connect(f"postgresql://{PG_HOST}/{self.prefect_database}", timeout=5)
-        try:
-            return await conn.fetchval("SELECT count(*) FROM flow_run WHERE id = $1::uuid", flow_run_id) == 1
-        finally:
-            await conn.close()
-
-    def pause(self, role: str) -> None:
-        """Freeze a worker (SIGSTOP): it takes no runs until resumed, so the other one gets them."""
-        os.killpg(self.stack.processes[role].pid, signal.SIGSTOP)
-
-    def resume(self, role: str) -> None:
-        os.killpg(self.stack.processes[role].pid, signal.SIGCONT)
-
-
-def _healthy(url: str) -> bool:
-    try:
-        return httpx.get(f"{url}/api/health", timeout=2).json().get("status") == "ok"
-    except (httpx.HTTPError, ValueError):
-        return False
+from tests.scale.cluster import ScaleOut, ServicesMissing, print_scale_logs, require_services, scale_out
 
 
 @pytest.fixture(scope="module")
 def scale(tmp_path_factory, request) -> Iterator[ScaleOut]:
-    _require_services()
-    session_id = uuid.uuid4().hex[:10]
-    app_db, prefect_db = f"optbox_scale_{session_id}", f"optbox_scale_prefect_{session_id}"
-    redis_db = _claim_redis_db(session_id)
-    for name in (app_db, prefect_db):
-        _run(_pg(f'CREATE DATABASE "{name}"'))
-    base = tmp_path_factory.mktemp("scale")
-    stack = Stack(base / "api-a", extra_env={
-        "OPTBOX_DATABASE_URL": f"postgresql+asyncpg://{PG_HOST}/{app_db}",
-        "OPTBOX_PREFECT_DATABASE_URL": f"postgresql+asyncpg://{PG_HOST}/{prefect_db}",
-        "OPTBOX_PREFECT_REDIS_URL": f"{REDIS}/{redis_db}",
-        "OPTBOX_REDIS_URL": f"{REDIS}/{redis_db}",
-        "OPTBOX_REDIS_CHANNEL": f"optbox-socketio-{session_id}",
-        "OPTBOX_FILE_STORE": "database",
-        "OPTBOX_WORKER_TOKEN": WORKER_TOKEN,
-    })
-    scale_out = ScaleOut(stack, free_port(), app_db, prefect_db)
-    elsewhere = base / "elsewhere"
-    elsewhere.mkdir()
     try:
-        stack.data_dir.mkdir(parents=True)
-        stack.start_role("prefect", "prefect")
-        stack.start_role("worker-1", "worker", "--deploy", "--name", "worker-1")
-        stack.start_role("worker-2", "worker", "--name", "worker-2", cwd=elsewhere, env={
-            "OPTBOX_DATA_DIR": str(base / "worker-2"), "OPTBOX_API_URL": scale_out.api_b})
-        stack.start_role("api-a", "api")
-        wait_until(lambda: _healthy(scale_out.api_a), 180, "replica A to be healthy", interval=0.3)
-        scale_out.start_api_b()  # after A: the first replica registers the samples
-        wait_until(stack.deployments_ready, 240, "worker-1 to apply prefect.yaml", interval=1)
-        yield scale_out
-    except BaseException:
-        _print_scale_logs(stack)
-        raise
-    finally:
+        require_services()
+    except ServicesMissing as exc:
+        pytest.fail(str(exc))
+    with scale_out(tmp_path_factory.mktemp("scale")) as deployment:
+        yield deployment
         if request.session.testsfailed:
-            _print_scale_logs(stack)
-        stack.stop()
-        for name in (app_db, prefect_db):
-            _run(_pg(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        redis.Redis.from_url(f"{REDIS}/{redis_db}").flushdb()
-
-
-def _print_scale_logs(stack: Stack) -> None:
-    for name in ("prefect", "worker-1", "worker-2", "api-a", "api-b"):
-        print(f"----- {name} log (tail) -----\n{stack.logs(name)[-5000:]}")
-
+            print_scale_logs(deployment.stack)

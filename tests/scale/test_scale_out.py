@@ -18,7 +18,7 @@ import httpx
 import psutil
 
 from tests.conftest import EventRecorder, all_lines, execute, upload, wait_for_job
-from tests.scale.conftest import ScaleOut
+from tests.scale.cluster import ScaleOut
 from tests.stack import PROJECT_DIR, wait_until
 
 MODELS = PROJECT_DIR / "tests" / "models"
