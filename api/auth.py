@@ -19,8 +19,8 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 from limits import parse
-from limits.storage import MemoryStorage
-from limits.strategies import MovingWindowRateLimiter
+from limits.aio.storage import MemoryStorage, RedisStorage
+from limits.aio.strategies import MovingWindowRateLimiter
 
 from api.context import Facade
 from api.deps import FacadeDep
@@ -106,17 +106,21 @@ WorkerKey = Annotated[Identity, Depends(require(Role.worker))]
 
 
 class RateLimits:
-    """Per-key limits on the costly mutations (moving window, in memory per API process)."""
+    """Per-key limits on the costly mutations (moving window). In memory for one API process;
+    with OPTBOX_REDIS_URL in Redis, so a key's budget is shared by every replica."""
 
     def __init__(self, settings: Settings) -> None:
-        self._limiter = MovingWindowRateLimiter(MemoryStorage())
+        storage = MemoryStorage()
+        if settings.redis_url:
+            storage = RedisStorage(f"async+{settings.redis_url}", implementation="redispy", key_prefix=f"{settings.redis_channel}:limits")
+        self._limiter = MovingWindowRateLimiter(storage)
         self._limits = {"upload": parse(settings.upload_rate), "execute": parse(settings.execute_rate)}
 
-    def check(self, action: str, who: str) -> None:
+    async def check(self, action: str, who: str) -> None:
         limit = self._limits[action]
-        if self._limiter.hit(limit, action, who):
+        if await self._limiter.hit(limit, action, who):
             return
-        reset_at = self._limiter.get_window_stats(limit, action, who).reset_time
+        reset_at = (await self._limiter.get_window_stats(limit, action, who)).reset_time
         retry_after = max(1, math.ceil(reset_at - time.time()))
         raise ApiError(429, f"too many {action}s: at most {limit} per key; retry in {retry_after} s", headers={"Retry-After": str(retry_after)})
 
@@ -125,7 +129,7 @@ def rate_limited(action: str, needed: Role = Role.operator):
     guard = require(needed)
 
     async def dependency(request: Request, identity: Identity = Depends(guard)) -> Identity:
-        request.app.state.rate_limits.check(action, identity.name)
+        await request.app.state.rate_limits.check(action, identity.name)
         return identity
 
     return dependency
