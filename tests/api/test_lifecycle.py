@@ -55,7 +55,9 @@ def test_failing_model_ends_failed_with_its_stderr_tail_and_levels(api, stack, k
     assert levels["loading inputs"] == ("INFO", "stdout")
     assert levels["WARNING: price series has a gap in block 41; interpolating"] == ("WARNING", "stdout")
     assert levels["solver: infeasible at block 57"] == ("ERROR", "stderr")
-    flow_run = prefect(stack, "GET", f"/flow_runs/{started['flowRunId']}").json()
+    # the flow reports to the facade before it hands Prefect its final state
+    flow_run = wait_until(lambda: (f := prefect(stack, "GET", f"/flow_runs/{started['flowRunId']}").json())["state"]["type"] != "RUNNING" and f,
+                          30, "Prefect to end the run")
     assert flow_run["state"]["type"] == "FAILED" and flow_run["run_count"] == 1
 
 
@@ -130,7 +132,9 @@ def test_cancel_kills_the_model_and_ends_cancelled(api, stack, keep_active_model
     row = wait_for_job(api, started["jobId"], timeout=60)
     assert row["status"] == "cancelled"
     wait_until(lambda: not psutil.pid_exists(pid) or psutil.Process(pid).status() == psutil.STATUS_ZOMBIE, 10, "the model process to die")
-    assert prefect(stack, "GET", f"/flow_runs/{started['flowRunId']}").json()["state"]["type"] == "CANCELLED"
+    final = wait_until(lambda: (t := prefect(stack, "GET", f"/flow_runs/{started['flowRunId']}").json()["state"]["type"]) != "CANCELLING" and t,
+                       30, "Prefect to end the cancellation")
+    assert final == "CANCELLED"
     assert api.post(f"/api/optimization/jobs/{started['jobId']}/cancel").status_code == 409
 
 
