@@ -73,6 +73,16 @@ def prefect_server_command(settings: Settings, *, services: bool = True) -> list
     return command if services else [*command, "--no-services"]
 
 
+def prefect_server_env(settings: Settings, *, services: bool = True) -> dict[str, str]:
+    """The Prefect server's environment. API-only processes get a docket (Redis task queue) of their own:
+    on a shared one their task worker takes the background services' periodic tasks (trigger evaluation,
+    scheduler, late runs), does not know them, and drops them (Prefect 3.9)."""
+    env = with_prefect_env(settings)
+    if not services:
+        env["PREFECT_SERVER_DOCKET_NAME"] = "prefect-webserver"
+    return env
+
+
 def prefect_services_command() -> list[str]:
     return [*prefect_cli(), "server", "services", "start"]
 

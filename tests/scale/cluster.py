@@ -1,10 +1,12 @@
 """A scale-out deployment on this machine's real PostgreSQL and Redis (the tests' fixture and tests/scale/sizing.py).
 
-  prefect     Prefect server: its database on PostgreSQL, its messaging on Redis (prefect-redis)
+  prefect     Prefect server with its services: database on PostgreSQL, messaging on Redis (prefect-redis)
+  prefect-b   a second Prefect API process (--no-services) on the same database and Redis: HA Prefect
   api-a/b     two API replicas, each with its own data dir; app database on PostgreSQL,
               files in the database (no shared filesystem), Socket.IO through Redis
   worker-1    a worker in the checkout, shipping lines to api-a
-  worker-2    a worker started in another directory with its own data dir, shipping to api-b
+  worker-2    a worker started in another directory with its own data dir, talking to prefect-b
+              and shipping to api-b (its runs' heartbeats reach prefect's automations only through Redis)
 
 Each session gets its own PostgreSQL databases (dropped afterwards), its own Redis
 database and pub/sub channel. PostgreSQL and Redis are machine services here and in
@@ -78,12 +80,17 @@ def _claim_redis_db(session_id: str) -> int:
 class ScaleOut:
     stack: Stack
     api_b_port: int
+    prefect_b_port: int
     app_database: str
     prefect_database: str
 
     @property
     def api_a(self) -> str:
         return self.stack.api_url
+
+    @property
+    def prefect_b_api(self) -> str:
+        return f"http://127.0.0.1:{self.prefect_b_port}/api"
 
     @property
     def api_b(self) -> str:
@@ -112,9 +119,10 @@ class ScaleOut:
         os.killpg(self.stack.processes[role].pid, signal.SIGCONT)
 
 
-def _healthy(url: str) -> bool:
+def _healthy(url: str, path: str = "/api/health") -> bool:
     try:
-        return httpx.get(f"{url}/api/health", timeout=2).json().get("status") == "ok"
+        response = httpx.get(f"{url}{path}", timeout=2)
+        return response.status_code == 200 and (path != "/api/health" or response.json().get("status") == "ok")
     except (httpx.HTTPError, ValueError):
         return False
 
@@ -137,16 +145,21 @@ def scale_out(base: Path) -> Iterator[ScaleOut]:
         "OPTBOX_FILE_STORE": "database",
         "OPTBOX_WORKER_TOKEN": WORKER_TOKEN,
     })
-    deployment = ScaleOut(stack, free_port(), app_db, prefect_db)
+    deployment = ScaleOut(stack, free_port(), free_port(), app_db, prefect_db)
     elsewhere = base / "elsewhere"
     elsewhere.mkdir(parents=True)
     try:
         stack.data_dir.mkdir(parents=True)
         stack.start_role("prefect", "prefect")
         stack.start_role("worker-1", "worker", "--deploy", "--name", "worker-1")
-        stack.start_role("worker-2", "worker", "--name", "worker-2", cwd=elsewhere, env={
-            "OPTBOX_DATA_DIR": str(base / "worker-2"), "OPTBOX_API_URL": deployment.api_b})
         stack.start_role("api-a", "api")
+        wait_until(lambda: _healthy(f"{stack.prefect_api_url}", "/health"), 180, "Prefect to be up", interval=0.5)
+        # after the first: it has migrated the shared database
+        stack.start_role("prefect-b", "prefect", "--no-services", env={
+            "OPTBOX_DATA_DIR": str(base / "prefect-b"), "OPTBOX_PREFECT_PORT": str(deployment.prefect_b_port)})
+        stack.start_role("worker-2", "worker", "--name", "worker-2", cwd=elsewhere, env={
+            "OPTBOX_DATA_DIR": str(base / "worker-2"), "OPTBOX_API_URL": deployment.api_b,
+            "OPTBOX_PREFECT_API_URL": deployment.prefect_b_api, "PREFECT_API_URL": deployment.prefect_b_api})
         wait_until(lambda: _healthy(deployment.api_a), 180, "replica A to be healthy", interval=0.3)
         deployment.start_api_b()  # after A: the first replica registers the samples
         wait_until(stack.deployments_ready, 240, "worker-1 to apply prefect.yaml", interval=1)
@@ -162,6 +175,6 @@ def scale_out(base: Path) -> Iterator[ScaleOut]:
 
 
 def print_scale_logs(stack: Stack) -> None:
-    for name in ("prefect", "worker-1", "worker-2", "api-a", "api-b"):
+    for name in ("prefect", "prefect-b", "worker-1", "worker-2", "api-a", "api-b"):
         print(f"----- {name} log (tail) -----\n{stack.logs(name)[-5000:]}")
 
