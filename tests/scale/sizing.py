@@ -45,16 +45,20 @@ async def line_throughput(scale: ScaleOut, lines: int, clients: int) -> None:
             row = await asyncio.to_thread(wait_for_job, a, job_id, timeout=300)
             ended = time.perf_counter()
             expected = row["last_seq"]
-            for recorder in recorders:
-                await recorder.wait_for(lambda r=recorder: len(r.of("optimization:log", job_id)) >= expected, 120, "every line")
+            deadline = time.monotonic() + 60
+            while time.monotonic() < deadline and any(len(r.of("optimization:log", job_id)) < expected for r in recorders):
+                await asyncio.sleep(0.05)
             delivered = time.perf_counter()
-            complete = all(sorted(e["seq"] for e in r.of("optimization:log", job_id)) == list(range(1, expected + 1)) for r in recorders)
+            got = [len({e["seq"] for e in r.of("optimization:log", job_id)}) for r in recorders]
+            reconnected = sum(sum(e == "connected" for e, _ in r.events) > 1 for r in recorders)
         finally:
             for recorder in recorders:
                 await recorder.__aexit__(None, None, None)
+    complete = sum(n == expected for n in got)
     print(f"one run printing {lines} lines, {clients} Socket.IO clients (half on each replica):")
-    print(f"  click -> run finished {ended - clicked:.1f} s; every client had all {expected} lines after {delivered - clicked:.1f} s "
-          f"({expected * clients / (delivered - clicked):.0f} line deliveries/s); all complete and in order: {complete}")
+    print(f"  click -> run finished {ended - clicked:.1f} s; {complete}/{clients} clients had all {expected} lines live after "
+          f"{delivered - clicked:.1f} s ({sum(got) / (delivered - clicked):.0f} line deliveries/s); fewest lines a client got live: "
+          f"{min(got)}; clients that reconnected (and would replay by after_seq): {reconnected}")
 
 
 async def concurrent_runs(scale: ScaleOut, runs: int) -> None:
