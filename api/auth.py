@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import enum
 import hmac
+import logging
 import math
 import time
 from dataclasses import dataclass
@@ -28,6 +29,8 @@ from api.errors import ApiError
 from api.realtime import SESSION_COOKIE
 from optbox.settings import Settings
 from storage import keys
+
+log = logging.getLogger(__name__)
 
 
 class Role(str, enum.Enum):
@@ -118,7 +121,11 @@ class RateLimits:
 
     async def check(self, action: str, who: str) -> None:
         limit = self._limits[action]
-        if await self._limiter.hit(limit, action, who):
+        try:
+            if await self._limiter.hit(limit, action, who):
+                return
+        except Exception as exc:  # noqa: BLE001 - Redis away: a missed limit beats refusing every run
+            log.warning("rate limits unavailable (%s); allowing %s by %s", exc, action, who)
             return
         reset_at = (await self._limiter.get_window_stats(limit, action, who)).reset_time
         retry_after = max(1, math.ceil(reset_at - time.time()))
