@@ -31,9 +31,9 @@ import redis
 
 from tests.stack import ADMIN_TOKEN, Stack, free_port, wait_until
 
-PG_HOST = os.environ.get("OPTBOX_TEST_PG", "postgres@127.0.0.1:5432")
+PG_HOST = "postgres@127.0.0.1:5432"  # trust auth, as on the development and CI machines
 PG_ADMIN = f"postgresql://{PG_HOST}/postgres"
-REDIS = os.environ.get("OPTBOX_TEST_REDIS", "redis://127.0.0.1:6379")
+REDIS = "redis://127.0.0.1:6379"
 WORKER_TOKEN = "test-worker-" + "w" * 24
 REDIS_CLAIM = "optbox-test-session"
 
