@@ -18,7 +18,7 @@ from api.config_schema import validate_config
 from api.context import Facade
 from api.errors import ApiError
 from api.orchestrator import DeploymentMissing
-from api.schemas import ExecuteRequest
+from api.schemas import ExecuteRequest, LimitsRequest
 from optbox.protocol import (
     ClaimedRun,
     FileRef,
@@ -27,6 +27,7 @@ from optbox.protocol import (
     LogBatchAck,
     ModelType,
     RunClaim,
+    RunLimits,
     RunOutcome,
     TriggeredBy,
     deployment_path,
@@ -84,14 +85,38 @@ def _bind_model(job: JobRun, model: OptimizationModel, dataset: DataSource | Non
         job.data_source_id, job.data_source_sha256 = dataset.id, dataset.sha256
 
 
+_LIMIT_FIELDS = {"timeoutS": "timeout_s", "memoryMb": "memory_mb", "maxProcs": "max_procs", "maxLogMb": "max_log_mb", "network": "network"}
+
+
+def resolve_limits(server: RunLimits, asked: LimitsRequest | None) -> RunLimits:
+    """The server's limits, lowered where the run asks; asking above the server's is a 422 naming the field."""
+    resolved = server.model_dump()
+    for field, value in (asked.model_dump(exclude_none=True) if asked else {}).items():
+        key = _LIMIT_FIELDS[field]
+        if value > resolved[key]:
+            ceiling = resolved[key]
+            what = "the network is off on this server" if key == "network" else f"the server allows at most {ceiling:g}"
+            raise ApiError(422, f"limits.{field}: {value} is above this server's limit ({what})",
+                           {"field": f"limits.{field}", "max": ceiling})
+        resolved[key] = value
+    return RunLimits(**resolved)
+
+
+def _limits_request(limits: dict[str, Any] | None) -> LimitsRequest | None:
+    if not limits:
+        return None
+    return LimitsRequest(**{field: limits[key] for field, key in _LIMIT_FIELDS.items() if key in limits})
+
+
 async def start_run(facade: Facade, session: AsyncSession, request: ExecuteRequest, actor: Identity) -> JobRun:
     """Create the JobRun and its Prefect flow run; returns at once (the worker starts it)."""
+    limits = resolve_limits(facade.settings.run_limits(), request.limits)
     model = await _resolve_model(session, request.modelType, request.modelId)
     validate_config(request.config or {}, (model.metadata_ or {}).get("config_schema"), f"{model.model_name} v{model.version}")
     dataset = await _resolve_dataset(session, request.modelType, request.dataSourceId)
     job = JobRun(
         job_id=new_job_id(request.modelType), model_type=request.modelType.value, status=JobStatus.pending.value,
-        triggered_by=request.triggeredBy, model_config=request.config or {},
+        triggered_by=request.triggeredBy, model_config=request.config or {}, limits=limits.model_dump(),
     )
     _bind_model(job, model, dataset)
     session.add(job)
@@ -160,6 +185,7 @@ async def claim_run(facade: Facade, session: AsyncSession, claim: RunClaim) -> C
             await facade.realtime.job_changed(job)
         raise
     _bind_model(job, model, dataset)
+    job.limits = job.limits or facade.settings.run_limits().model_dump()
     job.flow_run_id = job.flow_run_id or claim.flow_run_id
     changed = jobs.move_status(job, JobStatus.running, claim.attempt)
     await catalog.touch_model(session, model.id)
@@ -174,7 +200,7 @@ async def claim_run(facade: Facade, session: AsyncSession, claim: RunClaim) -> C
         dataset=None if dataset is None else FileRef(
             id=dataset.id, filename=dataset.name, sha256=dataset.sha256, size=dataset.file_size,
             download_path=f"/api/internal/datasources/{dataset.id}/file"),
-        config=job.model_config or {}, next_seq=next_seq,
+        config=job.model_config or {}, next_seq=next_seq, limits=RunLimits(**job.limits),
     )
 
 
@@ -256,7 +282,8 @@ async def retry_run(facade: Facade, session: AsyncSession, job_id: str, actor: I
     job = await require_job(session, job_id)
     if job.model_id is None:
         raise ApiError(409, f"job {job_id} has no model to re-run (it was deleted)")
-    request = ExecuteRequest(modelType=ModelType(job.model_type), modelId=job.model_id, config=job.model_config, dataSourceId=job.data_source_id)
+    request = ExecuteRequest(modelType=ModelType(job.model_type), modelId=job.model_id, config=job.model_config,
+                             dataSourceId=job.data_source_id, limits=_limits_request(job.limits))
     new_job = await start_run(facade, session, request, actor)
     new_job.triggered_by = TriggeredBy.retry.value
     await session.commit()

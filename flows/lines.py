@@ -3,6 +3,10 @@
 Each line a model prints (and each line the flow says itself, stream
 "system") gets the next seq of its job, then goes to every sink in that
 order: the per-run log file, Prefect's run logs, and the facade.
+
+Log cap: once a run's model lines pass `max_log_bytes`, further model lines get
+no seq and reach no sink; one WARNING line says so. They are still read for
+reports (`::optbox …`) and the stderr tail, so the run's outcome stays right.
 """
 
 from __future__ import annotations
@@ -20,7 +24,7 @@ _PY_LEVEL = {LogLevel.DEBUG: logging.DEBUG, LogLevel.INFO: logging.INFO, LogLeve
 class LineSequencer:
     def __init__(
         self, *, first_seq: int, log_file: IO[str], prefect_logger: logging.LoggerAdapter | None,
-        ship: Callable[[LogLine], None],
+        ship: Callable[[LogLine], None], max_log_bytes: int | None = None,
     ) -> None:
         self.next_seq = first_seq
         self._log_file = log_file
@@ -28,9 +32,18 @@ class LineSequencer:
         self._ship = ship
         self.report = Report()
         self.stderr_tail: list[str] = []
+        self.max_log_bytes = max_log_bytes
+        self.model_bytes = 0
+        self.dropped_lines = 0
 
-    def emit(self, stream: Stream, message: str, level: LogLevel | None = None) -> LogLine:
+    def emit(self, stream: Stream, message: str, level: LogLevel | None = None) -> LogLine | None:
         report = parse_report(message) if stream != Stream.system else None
+        if stream != Stream.system and not self._within_cap(message):
+            if report:
+                self.report = report.merged_into(self.report)
+            if stream == Stream.stderr:
+                self.stderr_tail = (self.stderr_tail + [message])[-20:]
+            return None
         line = LogLine(
             seq=self.next_seq, timestamp=datetime.now(UTC), stream=stream, message=message,
             level=level or parse_level(message, stream), report=report,
@@ -46,8 +59,25 @@ class LineSequencer:
         self._ship(line)
         return line
 
+    def _within_cap(self, message: str) -> bool:
+        """Counts the line; False once the cap is passed (the first time, says so in one line)."""
+        if self.max_log_bytes is None:
+            return True
+        if self.dropped_lines:
+            self.dropped_lines += 1
+            return False
+        self.model_bytes += len(message) + 1
+        if self.model_bytes <= self.max_log_bytes:
+            return True
+        self.dropped_lines = 1
+        self.system(f"log cap of {self.max_log_bytes / 1024 / 1024:g} MB reached: later lines of this run are not stored "
+                    "(the model keeps running; reports and the stderr tail are still read)", LogLevel.WARNING)
+        return False
+
     def system(self, message: str, level: LogLevel = LogLevel.INFO) -> LogLine:
-        return self.emit(Stream.system, message, level)
+        line = self.emit(Stream.system, message, level)
+        assert line is not None  # the flow's own lines are never capped
+        return line
 
     @property
     def last_seq(self) -> int:

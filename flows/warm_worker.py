@@ -28,6 +28,7 @@ from prefect.runner._flow_run_executor import FlowRunExecutionResult, FlowRunExe
 from prefect.runner._process_manager import ProcessHandle, create_isolated_termination_scope
 from prefect.workers.process import ProcessJobConfiguration, ProcessWorker, ProcessWorkerResult
 
+from optbox import sandbox
 from optbox.settings import PROJECT_DIR
 
 PRELOAD = ["prefect.flow_engine", "prefect.context", "flows.market"]
@@ -131,8 +132,17 @@ with warnings.catch_warnings():
             return ProcessWorkerResult(status_code=execution.status_code, identifier=str(execution.handle.pid))
 
 
+def announce_sandbox(printer=print) -> None:
+    """Say at start which protections model runs get here, and loudly which they lack."""
+    protections = sandbox.probe()
+    printer(f"optbox worker: sandbox {protections.model_dump_json(exclude={'missing'})}")
+    for gap in protections.missing:
+        printer(f"optbox worker: WARNING: sandbox degraded: {gap}")
+
+
 async def serve(work_pool: str, name: str | None = None) -> None:
     """Run the warm worker until cancelled."""
+    await anyio.to_thread.run_sync(announce_sandbox)
     await anyio.to_thread.run_sync(warm_up)
     async with WarmProcessWorker(work_pool_name=work_pool, name=name) as worker:
         await worker.start(printer=print)

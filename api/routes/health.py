@@ -1,4 +1,8 @@
-"""Liveness of the facade and what it depends on."""
+"""Liveness of the facade and what it depends on, and which sandbox protections model runs get.
+
+The sandbox report is this host's (probed once, by trying each mechanism); a worker on
+another machine reports its own at start and in every run's log.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +14,7 @@ from sqlalchemy import text
 
 from api.deps import FacadeDep
 from api.schemas import HealthResponse
+from optbox import sandbox
 
 router = APIRouter(tags=["health"])
 
@@ -32,5 +37,6 @@ async def _prefect_ok(facade) -> bool:
 
 @router.get("/api/health", response_model=HealthResponse)
 async def health(facade: FacadeDep) -> HealthResponse:
-    database, prefect = await asyncio.gather(_database_ok(facade), _prefect_ok(facade))
-    return HealthResponse(status="ok" if database and prefect else "degraded", database=database, prefect=prefect, version=version("optbox"))
+    database, prefect, protections = await asyncio.gather(_database_ok(facade), _prefect_ok(facade), asyncio.to_thread(sandbox.probe))
+    return HealthResponse(status="ok" if database and prefect else "degraded", database=database, prefect=prefect,
+                          version=version("optbox"), sandbox=protections)
