@@ -7,7 +7,7 @@ by `Realtime.job_changed`, whichever path (flow report or mirror) saw it first.
 from __future__ import annotations
 
 import secrets
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy.exc import IntegrityError
@@ -32,9 +32,10 @@ from optbox.protocol import (
     TriggeredBy,
     deployment_path,
 )
-from storage import audit, catalog, jobs
+from storage import audit, catalog, jobs, retention
 from storage.files import new_key, sha256_hex
 from storage.models import DataSource, JobRun, OptimizationModel
+from storage.retention import PruneResult
 
 CANCEL_STATES = ("Cancelling", "Cancelled")
 
@@ -141,7 +142,19 @@ async def start_run(facade: Facade, session: AsyncSession, request: ExecuteReque
     audit.record_activity(session, "execute", "job", job.job_id, f"started {request.modelType.value} run of {model.model_name} v{model.version}", actor.name, actor.role.value)
     await session.commit()
     await facade.realtime.progress(job)
+    await announce_queue(facade, session, job.model_type)
     return job
+
+
+async def queue_positions(session: AsyncSession, model_type: str) -> dict[str, int]:
+    """Place in line (1 = starts next) of each run of the type that has not started."""
+    return {job.job_id: place for place, job in enumerate(await jobs.queued_jobs(session, model_type), start=1)}
+
+
+async def announce_queue(facade: Facade, session: AsyncSession, model_type: str) -> None:
+    """Tell each waiting run of the type its place in line (after a run joined or left the line)."""
+    for job_id, place in (await queue_positions(session, model_type)).items():
+        await facade.realtime.queued(job_id, model_type, place)
 
 
 async def job_for_flow_run(
@@ -193,6 +206,7 @@ async def claim_run(facade: Facade, session: AsyncSession, claim: RunClaim) -> C
     await session.commit()
     if changed:
         await facade.realtime.job_changed(job)
+        await announce_queue(facade, session, job.model_type)
     return ClaimedRun(
         job_id=job.job_id, model_type=claim.model_type, model_name=model.model_name, model_version=model.version,
         model=FileRef(id=model.id, filename=model.original_filename, sha256=model.sha256, size=model.file_size,
@@ -274,6 +288,7 @@ async def cancel_run(facade: Facade, session: AsyncSession, job_id: str, actor: 
     await session.commit()
     if job.status == JobStatus.cancelled.value:
         await facade.realtime.job_changed(job)
+        await announce_queue(facade, session, job.model_type)
     return job, prefect_state
 
 
@@ -288,3 +303,15 @@ async def retry_run(facade: Facade, session: AsyncSession, job_id: str, actor: I
     new_job.triggered_by = TriggeredBy.retry.value
     await session.commit()
     return new_job
+
+
+async def prune_old_runs(facade: Facade, session: AsyncSession, older_than_days: float) -> PruneResult:
+    """Retention: drop logs and files of runs finished more than `older_than_days` ago; keep their JobRun rows."""
+    result = await retention.prune_finished_before(session, datetime.now(UTC) - timedelta(days=older_than_days))
+    for key in result.file_keys:
+        await facade.files.delete(key)
+    audit.record_activity(session, "prune", "job", None,
+                          f"retention: pruned {result.log_rows} log lines, {result.log_files} log files and {result.result_files} "
+                          f"result files of {result.runs} runs finished before {result.cutoff:%Y-%m-%d %H:%M} UTC", "maintenance", "worker")
+    await session.commit()
+    return result

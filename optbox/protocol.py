@@ -223,3 +223,20 @@ class RunOutcome(BaseModel):
         if not value.is_terminal:
             raise ValueError("an outcome is success, failed or cancelled")
         return value
+
+
+class PruneRequest(BaseModel):
+    """The maintenance flow asks the facade to apply retention."""
+
+    older_than_days: float = Field(ge=0, le=36_500)
+
+
+class PruneReport(BaseModel):
+    """What retention removed (JobRun rows are kept)."""
+
+    cutoff: datetime
+    runs: int
+    log_rows: int
+    log_files: int
+    result_files: int
+    bytes: int
