@@ -344,7 +344,7 @@ def bwrap_works() -> bool:
     try:
         probe = subprocess.run(
             ["bwrap", "--unshare-all", "--unshare-user", "--uid", str(SANDBOX_UID), "--die-with-parent",
-             *_system_binds(), "--proc", "/proc", "--dev", "/dev", "--", sys.executable, "-c", "import os; print(os.getuid())"],
+             *_system_binds(), "--proc", "/proc", "--dev", "/dev", "--", "id", "-u"],
             capture_output=True, text=True, timeout=20,
         )
     except (OSError, subprocess.TimeoutExpired):
