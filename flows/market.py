@@ -36,7 +36,7 @@ from prefect.states import Failed
 
 from flows.facade import FacadeClient, FacadeRefused
 from flows.lines import LineSequencer
-from flows.model_process import ModelExit, run_model_process
+from flows.model_process import Bulk, ModelExit, run_model_process
 from flows.shipper import LineShipper
 from optbox import sandbox
 from optbox.protocol import FLOW_NAME, ClaimedRun, JobStatus, LogLevel, ModelType, Report, RunClaim, RunOutcome
@@ -180,7 +180,8 @@ async def execute_model(lines: LineSequencer, launch: ModelLaunch) -> tuple[int,
         lines.system(message, level)
     lines.system(f"starting {launch.argv[-1]}")
     exited = await run_model_process(launch.argv, env=launch.env, cwd=launch.scratch, on_line=lines.emit,
-                                     timeout_s=launch.limits.timeout_s, kill_tree=launch.cgroup.kill)
+                                     timeout_s=launch.limits.timeout_s, kill_tree=launch.cgroup.kill,
+                                     bulk=Bulk(dropping=lambda: lines.capped, dropped=lines.count_dropped))
     exit_code, error = launch.verdict(exited, lines.stderr_tail)
     ended = error.splitlines()[0] if error else f"model exited with code {exit_code}"
     dropped = f"; {lines.dropped_lines} lines over the cap were not stored" if lines.dropped_lines else ""

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,11 +33,28 @@ class ModelExit:
     timed_out: bool = False
 
 
-async def _pump(reader: asyncio.StreamReader, stream: Stream, on_line: OnLine) -> None:
+@dataclass
+class Bulk:
+    """Past the log cap the sink wants only lines that may carry a report; the rest it just counts.
+    `dropping()` says whether that is so now; `dropped(n)` takes the count of lines skipped unread."""
+
+    dropping: Callable[[], bool]
+    dropped: Callable[[int], None]
+
+
+# what parse_report can find in a line; a block of complete lines without any is skipped unread
+REPORT_HINT = re.compile(rb"::optbox |Objective value:|Results written:")
+
+
+async def _pump(reader: asyncio.StreamReader, stream: Stream, on_line: OnLine, bulk: Bulk | None = None) -> None:
     """Split a byte stream into lines; never hold more than MAX_LINE_BYTES of one line."""
     pending = bytearray()
     cutting = False  # inside a line already handed on cut: drop the rest of it
     while chunk := await reader.read(READ_CHUNK):
+        if bulk is not None and not cutting and bulk.dropping():
+            chunk = _skip_complete_lines(pending, chunk, bulk)
+            if not chunk:
+                continue
         *ended, tail = chunk.split(b"\n")
         for part in ended:
             if cutting:
@@ -57,6 +75,20 @@ async def _pump(reader: asyncio.StreamReader, stream: Stream, on_line: OnLine) -
         on_line(stream, _decode(pending))
 
 
+def _skip_complete_lines(pending: bytearray, chunk: bytes, bulk: Bulk) -> bytes:
+    """The fast path past the cap (an output flood costs C-speed scanning, not a call per line):
+    complete lines without a report hint are counted and dropped; returns what still needs splitting."""
+    end = chunk.rfind(b"\n")
+    if end < 0:
+        return chunk
+    block = bytes(pending) + chunk[: end + 1]
+    if REPORT_HINT.search(block):
+        return chunk
+    bulk.dropped(block.count(b"\n"))
+    pending.clear()
+    return chunk[end + 1:]
+
+
 def _cut(raw: bytes | bytearray) -> str:
     return _decode(raw[:MAX_LINE_BYTES]) + CUT_MARKER.format(n=MAX_LINE_BYTES)
 
@@ -74,7 +106,7 @@ async def _exited(process: asyncio.subprocess.Process) -> int:
 
 async def run_model_process(
     argv: list[str], *, env: dict[str, str], cwd: Path, on_line: OnLine,
-    timeout_s: float | None = None, kill_tree: Callable[[], None] | None = None,
+    timeout_s: float | None = None, kill_tree: Callable[[], None] | None = None, bulk: Bulk | None = None,
 ) -> ModelExit:
     """Run `argv` to completion or to `timeout_s`.
 
@@ -87,7 +119,7 @@ async def run_model_process(
         *argv, cwd=cwd, env=env, stdin=asyncio.subprocess.DEVNULL,
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
     )
-    pumps = asyncio.gather(_pump(process.stdout, Stream.stdout, on_line), _pump(process.stderr, Stream.stderr, on_line))
+    pumps = asyncio.gather(_pump(process.stdout, Stream.stdout, on_line, bulk), _pump(process.stderr, Stream.stderr, on_line))
     timed_out = False
     try:
         try:

@@ -328,13 +328,17 @@ def bwrap_command(argv: list[str], *, job_dir: Path, read_only: list[str], env: 
     return [*command, "--", *argv]
 
 
+MODEL_NICENESS = 10  # models yield the CPU to the facade, Prefect and the flows that read them
+
+
 def launcher(command: list[str], *, procs_files: list[str], rlimits: dict[str, int]) -> list[str]:
     """`command`, started by a shell that first moves itself into the run's cgroups (so the
-    model's very first instruction already counts against the limits) and sets fallback
-    rlimits (`ulimit` flags to values) where no cgroup enforces them."""
+    model's very first instruction already counts against the limits), sets fallback
+    rlimits (`ulimit` flags to values) where no cgroup enforces them, and lowers the CPU
+    priority of the whole tree (without CAP_SYS_NICE a model cannot raise it again)."""
     steps = [f"ulimit -{flag} {int(value)} || exit 125" for flag, value in rlimits.items()]
     steps.append('while [ "$1" != -- ]; do echo $$ > "$1" || exit 125; shift; done; shift')
-    return ["/bin/sh", "-c", "; ".join(steps) + '; exec "$@"', "optbox-sandbox", *procs_files, "--", *command]
+    return ["/bin/sh", "-c", "; ".join(steps) + f'; exec nice -n {MODEL_NICENESS} "$@"', "optbox-sandbox", *procs_files, "--", *command]
 
 
 @lru_cache

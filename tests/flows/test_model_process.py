@@ -4,7 +4,7 @@ import os
 import signal
 import sys
 
-from flows.model_process import CUT_MARKER, MAX_LINE_BYTES, ModelExit, run_model_process
+from flows.model_process import CUT_MARKER, MAX_LINE_BYTES, Bulk, ModelExit, run_model_process
 from optbox.protocol import Stream
 
 
@@ -65,3 +65,14 @@ async def test_a_child_left_holding_the_pipes_does_not_keep_the_run_waiting(tmp_
     exited = await run_model_process([sys.executable, "-u", "m.py"], env={}, cwd=tmp_path,
                                      on_line=lambda stream, message: lines.append((stream, message)), kill_tree=kill_tree)
     assert exited == ModelExit(exit_code=0) and lines[0][1].startswith("child ")
+
+
+async def test_past_the_cap_a_flood_is_counted_unread_but_report_lines_still_arrive(tmp_path):
+    dropped = []
+    source = ("import sys\nfor i in range(200000):\n    sys.stdout.write('flood line %d\\n' % i)\n"
+              "print('::optbox {\"objective_value\": 5}')\nprint('tail')\n")
+    exited, lines = await run(tmp_path, source, bulk=Bulk(dropping=lambda: True, dropped=dropped.append))
+    assert exited.exit_code == 0
+    received = [m for _, m in lines]
+    assert '::optbox {"objective_value": 5}' in received
+    assert sum(dropped) + len(received) == 200002 and sum(dropped) > 150000
