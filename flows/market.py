@@ -113,7 +113,7 @@ def _exit_error(exit_code: int, stderr_tail: list[str]) -> str:
 
 
 class SandboxUnavailable(Exception):
-    """OPTBOX_RUN_SANDBOX=required and the host lacks a mechanism."""
+    """OPTBOX_RUN_SANDBOX=required and the host lacks a mechanism, or the run's cgroups cannot be made."""
 
 
 class ModelLaunch:
@@ -125,8 +125,11 @@ class ModelLaunch:
         if get_settings().run_sandbox == "required" and self.protections.missing:
             raise SandboxUnavailable("sandbox required but unavailable: " + "; ".join(self.protections.missing))
         sandbox.sweep_stale_groups()
-        self.cgroup = sandbox.RunCgroup(f"{claimed.job_id}-{attempt}-{os.getpid()}", memory_mb=self.limits.memory_mb,
-                                        max_procs=self.limits.max_procs)
+        try:
+            self.cgroup = sandbox.RunCgroup(f"{claimed.job_id}-{attempt}-{os.getpid()}", memory_mb=self.limits.memory_mb,
+                                            max_procs=self.limits.max_procs)
+        except OSError as exc:
+            raise SandboxUnavailable(f"could not set up the run's cgroups: {exc}") from exc
         self.scratch = scratch
         relative = [model_path.relative_to(scratch).as_posix()] + ([data_path.relative_to(scratch).as_posix()] if data_path else [])
         if self.protections.bubblewrap:
@@ -158,10 +161,10 @@ class ModelLaunch:
             code = 128 - code  # bwrap reports a signal death as 128 + signal
         if exited.timed_out:
             return code, f"timed out after {self.limits.timeout_s:g} s"
-        if self.cgroup.out_of_memory():
-            return code, f"out of memory: the run passed its memory limit of {self.limits.memory_mb} MB and the kernel killed the model"
         if code == 0:
             return 0, None
+        if self.cgroup.out_of_memory():
+            return code, f"out of memory: the run passed its memory limit of {self.limits.memory_mb} MB and the kernel killed the model"
         message = _exit_error(code, stderr_tail)
         if any("MemoryError" in line for line in stderr_tail[-3:]):
             message = f"out of memory (limit {self.limits.memory_mb} MB): {message}"

@@ -197,7 +197,13 @@ class RunCgroup:
             (self._pids / "pids.max").write_text(str(max_procs))
 
     def _make(self, path: Path) -> Path:
-        path.mkdir(parents=True, exist_ok=True)
+        for attempt in range(5):  # another run may remove the empty parent between our two mkdirs
+            try:
+                path.mkdir(parents=True, exist_ok=True)
+                break
+            except FileNotFoundError:
+                if attempt == 4:
+                    raise
         self.dirs.append(path)
         return path
 
@@ -270,17 +276,27 @@ class RunCgroup:
 
 
 def sweep_stale_groups() -> None:
-    """Remove empty groups runs left behind (a flow killed outright cannot remove its own)."""
+    """Remove empty groups of runs whose flow process is gone (a flow killed outright cannot
+    remove its own). Group names end in the creating process's pid; a live owner's group is
+    left alone even while empty (its model may be about to join it)."""
     layout = cgroup_layout()
     for parent in (layout.unified, layout.memory_v1, layout.pids_v1):
         if parent is None or not parent.is_dir():
             continue
         for child in parent.iterdir():
-            if child.is_dir() and not child.name.startswith("probe-"):
-                try:
-                    child.rmdir()
-                except OSError:
-                    pass  # busy: a run is using it
+            owner = child.name.rpartition("-")[2]
+            if child.is_dir() and owner.isdigit() and not _alive(int(owner)):
+                _remove_if_empty(child)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def _try_write(path: Path, value: str) -> None:
