@@ -45,6 +45,7 @@ from optbox.settings import get_settings
 PASSED_THROUGH_ENV = ("PATH", "LANG", "LC_ALL", "TZ", "OMP_NUM_THREADS", "OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
 MAX_RESULT_FILES = 100
 MAX_RESULT_BYTES = 48 * 1024 * 1024  # under the facade's 64 MB body limit for flows
+MAX_SHIPPING_BACKLOG = 20_000  # lines waiting for the facade before the model's output is held
 
 
 class ModelInvalid(Exception):
@@ -176,15 +177,26 @@ class ModelLaunch:
         self.cgroup.remove()
 
 
+def _backpressure(shipper: LineShipper):
+    """Hold the model's output while too many lines wait for the facade: a flood then goes at
+    the facade's pace (and the timeout bounds it) instead of piling up in this process."""
+    async def room() -> None:
+        while shipper.backlog > MAX_SHIPPING_BACKLOG:
+            await asyncio.sleep(0.05)
+
+    return room
+
+
 @task(name="run-model", cache_policy=NO_CACHE, persist_result=False)
-async def execute_model(lines: LineSequencer, launch: ModelLaunch) -> tuple[int, str | None]:
+async def execute_model(lines: LineSequencer, launch: ModelLaunch, shipper: LineShipper) -> tuple[int, str | None]:
     started = time.perf_counter()
     for message, level in launch.describe():
         lines.system(message, level)
     lines.system(f"starting {launch.argv[-1]}")
     exited = await run_model_process(launch.argv, env=launch.env, cwd=launch.scratch, on_line=lines.emit,
                                      timeout_s=launch.limits.timeout_s, kill_tree=launch.cgroup.kill,
-                                     bulk=Bulk(dropping=lambda: lines.capped, dropped=lines.count_dropped))
+                                     bulk=Bulk(dropping=lambda: lines.capped, dropped=lines.count_dropped),
+                                     room=_backpressure(shipper))
     exit_code, error = launch.verdict(exited, lines.stderr_tail)
     ended = error.splitlines()[0] if error else f"model exited with code {exit_code}"
     dropped = f"; {lines.dropped_lines} lines over the cap were not stored" if lines.dropped_lines else ""
@@ -291,7 +303,7 @@ async def _run_claimed(facade: FacadeClient, claimed: ClaimedRun, flow_run_id: s
                 await _forbid_retries(flow_run_id)
             else:
                 try:
-                    exit_code, error = await execute_model(lines, launch)
+                    exit_code, error = await execute_model(lines, launch, shipper)
                 finally:
                     launch.close()
                 await collect_results(facade, lines, claimed.job_id, output_dir)

@@ -2,7 +2,7 @@
 
 Guarantees: every line of each stream reaches `on_line` in order, cut at
 MAX_LINE_BYTES with a marker (memory per stream stays bounded whatever the model
-writes); the call returns once the model has exited, or `timeout_s` passed and the
+writes; `room` lets the caller hold the reading while its own backlog is full); the call returns once the model has exited, or `timeout_s` passed and the
 model was killed. Processes the model leaves behind holding its pipes cannot keep
 it waiting: after the model exits they get DRAIN_S, then `kill_tree`.
 """
@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import re
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -46,11 +46,17 @@ class Bulk:
 REPORT_HINT = re.compile(rb"::optbox |Objective value:|Results written:")
 
 
-async def _pump(reader: asyncio.StreamReader, stream: Stream, on_line: OnLine, bulk: Bulk | None = None) -> None:
-    """Split a byte stream into lines; never hold more than MAX_LINE_BYTES of one line."""
+async def _pump(reader: asyncio.StreamReader, stream: Stream, on_line: OnLine, bulk: Bulk | None = None,
+                room: Callable[[], Awaitable[None]] | None = None) -> None:
+    """Split a byte stream into lines; never hold more than MAX_LINE_BYTES of one line.
+    Before each read, `room()` may hold the pump (the model then blocks on a full pipe)."""
     pending = bytearray()
     cutting = False  # inside a line already handed on cut: drop the rest of it
-    while chunk := await reader.read(READ_CHUNK):
+    while True:
+        if room is not None:
+            await room()
+        if not (chunk := await reader.read(READ_CHUNK)):
+            break
         if bulk is not None and not cutting and bulk.dropping():
             chunk = _skip_complete_lines(pending, chunk, bulk)
             if not chunk:
@@ -107,6 +113,7 @@ async def _exited(process: asyncio.subprocess.Process) -> int:
 async def run_model_process(
     argv: list[str], *, env: dict[str, str], cwd: Path, on_line: OnLine,
     timeout_s: float | None = None, kill_tree: Callable[[], None] | None = None, bulk: Bulk | None = None,
+    room: Callable[[], Awaitable[None]] | None = None,
 ) -> ModelExit:
     """Run `argv` to completion or to `timeout_s`.
 
@@ -119,7 +126,7 @@ async def run_model_process(
         *argv, cwd=cwd, env=env, stdin=asyncio.subprocess.DEVNULL,
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
     )
-    pumps = asyncio.gather(_pump(process.stdout, Stream.stdout, on_line, bulk), _pump(process.stderr, Stream.stderr, on_line))
+    pumps = asyncio.gather(_pump(process.stdout, Stream.stdout, on_line, bulk, room), _pump(process.stderr, Stream.stderr, on_line, None, room))
     timed_out = False
     try:
         try:
