@@ -334,8 +334,10 @@ def bwrap_command(argv: list[str], *, job_dir: Path, read_only: list[str], env: 
                "--hostname", "optbox", "--die-with-parent", "--new-session", "--cap-drop", "ALL"]
     if network:
         command.append("--share-net")
+    # /tmp first: Python or its packages may live under /tmp (a CI checkout), and binds go on top of it
+    command += ["--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp"]
     command += _system_binds()
-    command += ["--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp", "--bind", str(job_dir), JOB_DIR]
+    command += ["--bind", str(job_dir), JOB_DIR]
     for name in read_only:
         command += ["--ro-bind", str(job_dir / name), f"{JOB_DIR}/{name}"]
     command += ["--remount-ro", "/", "--chdir", JOB_DIR, "--clearenv"]
