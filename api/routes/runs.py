@@ -69,7 +69,13 @@ async def list_jobs(
     rows, total = await jobs.list_jobs(
         session, model_type=type.upper() if type else None, status=status, model_id=modelId, triggered_by=triggeredBy, limit=limit, offset=offset,
     )
-    return JobsResponse(jobs=[JobSummary.model_validate(r) for r in rows], total=total, limit=limit, offset=offset)
+    summaries = [JobSummary.model_validate(r) for r in rows]
+    for model_type in {s.model_type for s in summaries if s.status == "pending"}:
+        places = await queue_positions(session, model_type)
+        for summary in summaries:
+            if summary.model_type == model_type:
+                summary.queue_position = places.get(summary.job_id)
+    return JobsResponse(jobs=summaries, total=total, limit=limit, offset=offset)
 
 
 @router.get("/jobs/{job_id}", response_model=JobResponse)

@@ -53,3 +53,10 @@ def test_bubblewrap_shows_only_the_job_dir_and_no_network(tmp_path):
     assert uid == "65534" and secret == "None"
     assert "'job'" in listing and "'var'" not in listing and "'home'" not in listing and "'srv'" not in listing
     assert result.stdout.splitlines()[1] in ("ConnectionRefusedError", "OSError")
+
+
+def test_without_a_memory_cgroup_the_launcher_falls_back_to_an_address_space_limit():
+    hog = "hoard = []\nwhile True:\n    hoard.append(bytearray(10 * 1024 * 1024))\n"
+    result = subprocess.run(sandbox.launcher([sys.executable, "-c", hog], procs_files=[], rlimits={"v": 200 * 1024}),
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 1 and "MemoryError" in result.stderr

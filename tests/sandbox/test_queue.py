@@ -32,6 +32,8 @@ async def test_runs_past_the_limit_wait_in_line_and_start_in_order(api, stack, e
     ids = [s["jobId"] for s in started]
     last = job(api, ids[2])
     assert last["status"] == "pending" and last["queue_position"] >= 2
+    listed = {j["job_id"]: j["queue_position"] for j in api.get("/api/optimization/jobs", params={"type": "DMO", "status": "pending"}).json()["jobs"]}
+    assert listed[ids[2]] >= 1
 
     rows = [await asyncio.to_thread(wait_for_job, api, job_id, timeout=180) for job_id in ids]  # the Socket.IO client keeps listening
     assert [r["status"] for r in rows] == ["success"] * 3
