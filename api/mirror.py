@@ -22,7 +22,7 @@ from prefect.client.schemas.objects import FlowRun, StateType
 
 from api.context import Facade
 from api.leadership import Leadership
-from api.runs import job_for_flow_run
+from api.runs import announce_queue, job_for_flow_run
 from optbox.protocol import JobStatus, ModelType, TriggeredBy
 from storage import jobs
 
@@ -120,8 +120,9 @@ class Mirror:
             if not (created or moved or state_changed):
                 return 0
             await session.commit()
-        if moved or created:
-            await self.facade.realtime.job_changed(job)
+            if moved or created:
+                await self.facade.realtime.job_changed(job)
+                await announce_queue(self.facade, session, job.model_type)
         return 1
 
 

@@ -136,6 +136,12 @@ class Realtime:
             "jobId": job.job_id, "modelType": job.model_type, "status": job.status, "progress": job.progress, "attempt": job.attempt,
         }, job.job_id, job.model_type)
 
+    async def queued(self, job_id: str, model_type: str, position: int) -> None:
+        """A run waiting for a slot of its type, and its place in line (1 = starts next)."""
+        await self._emit("optimization:status", {
+            "jobId": job_id, "modelType": model_type, "status": JobStatus.pending.value, "queued": True, "queuePosition": position,
+        }, job_id, model_type)
+
     async def job_changed(self, job: JobRun) -> None:
         """Announce the status `job` just moved to."""
         status = JobStatus(job.status)

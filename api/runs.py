@@ -7,7 +7,7 @@ by `Realtime.job_changed`, whichever path (flow report or mirror) saw it first.
 from __future__ import annotations
 
 import secrets
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy.exc import IntegrityError
@@ -18,7 +18,7 @@ from api.config_schema import validate_config
 from api.context import Facade
 from api.errors import ApiError
 from api.orchestrator import DeploymentMissing
-from api.schemas import ExecuteRequest
+from api.schemas import ExecuteRequest, LimitsRequest
 from optbox.protocol import (
     ClaimedRun,
     FileRef,
@@ -27,13 +27,15 @@ from optbox.protocol import (
     LogBatchAck,
     ModelType,
     RunClaim,
+    RunLimits,
     RunOutcome,
     TriggeredBy,
     deployment_path,
 )
-from storage import audit, catalog, jobs
+from storage import audit, catalog, jobs, retention
 from storage.files import new_key, sha256_hex
 from storage.models import DataSource, JobRun, OptimizationModel
+from storage.retention import PruneResult
 
 CANCEL_STATES = ("Cancelling", "Cancelled")
 
@@ -84,14 +86,38 @@ def _bind_model(job: JobRun, model: OptimizationModel, dataset: DataSource | Non
         job.data_source_id, job.data_source_sha256 = dataset.id, dataset.sha256
 
 
+_LIMIT_FIELDS = {"timeoutS": "timeout_s", "memoryMb": "memory_mb", "maxProcs": "max_procs", "maxLogMb": "max_log_mb", "network": "network"}
+
+
+def resolve_limits(server: RunLimits, asked: LimitsRequest | None) -> RunLimits:
+    """The server's limits, lowered where the run asks; asking above the server's is a 422 naming the field."""
+    resolved = server.model_dump()
+    for field, value in (asked.model_dump(exclude_none=True) if asked else {}).items():
+        key = _LIMIT_FIELDS[field]
+        if value > resolved[key]:
+            ceiling = resolved[key]
+            what = "the network is off on this server" if key == "network" else f"the server allows at most {ceiling:g}"
+            raise ApiError(422, f"limits.{field}: {value} is above this server's limit ({what})",
+                           {"field": f"limits.{field}", "max": ceiling})
+        resolved[key] = value
+    return RunLimits(**resolved)
+
+
+def _limits_request(limits: dict[str, Any] | None) -> LimitsRequest | None:
+    if not limits:
+        return None
+    return LimitsRequest(**{field: limits[key] for field, key in _LIMIT_FIELDS.items() if key in limits})
+
+
 async def start_run(facade: Facade, session: AsyncSession, request: ExecuteRequest, actor: Identity) -> JobRun:
     """Create the JobRun and its Prefect flow run; returns at once (the worker starts it)."""
+    limits = resolve_limits(facade.settings.run_limits(), request.limits)
     model = await _resolve_model(session, request.modelType, request.modelId)
     validate_config(request.config or {}, (model.metadata_ or {}).get("config_schema"), f"{model.model_name} v{model.version}")
     dataset = await _resolve_dataset(session, request.modelType, request.dataSourceId)
     job = JobRun(
         job_id=new_job_id(request.modelType), model_type=request.modelType.value, status=JobStatus.pending.value,
-        triggered_by=request.triggeredBy, model_config=request.config or {},
+        triggered_by=request.triggeredBy, model_config=request.config or {}, limits=limits.model_dump(),
     )
     _bind_model(job, model, dataset)
     session.add(job)
@@ -116,7 +142,19 @@ async def start_run(facade: Facade, session: AsyncSession, request: ExecuteReque
     audit.record_activity(session, "execute", "job", job.job_id, f"started {request.modelType.value} run of {model.model_name} v{model.version}", actor.name, actor.role.value)
     await session.commit()
     await facade.realtime.progress(job)
+    await announce_queue(facade, session, job.model_type)
     return job
+
+
+async def queue_positions(session: AsyncSession, model_type: str) -> dict[str, int]:
+    """Place in line (1 = starts next) of each run of the type that has not started."""
+    return {job.job_id: place for place, job in enumerate(await jobs.queued_jobs(session, model_type), start=1)}
+
+
+async def announce_queue(facade: Facade, session: AsyncSession, model_type: str) -> None:
+    """Tell each waiting run of the type its place in line (after a run joined or left the line)."""
+    for job_id, place in (await queue_positions(session, model_type)).items():
+        await facade.realtime.queued(job_id, model_type, place)
 
 
 async def job_for_flow_run(
@@ -160,6 +198,7 @@ async def claim_run(facade: Facade, session: AsyncSession, claim: RunClaim) -> C
             await facade.realtime.job_changed(job)
         raise
     _bind_model(job, model, dataset)
+    job.limits = job.limits or facade.settings.run_limits().model_dump()
     job.flow_run_id = job.flow_run_id or claim.flow_run_id
     changed = jobs.move_status(job, JobStatus.running, claim.attempt)
     await catalog.touch_model(session, model.id)
@@ -167,6 +206,7 @@ async def claim_run(facade: Facade, session: AsyncSession, claim: RunClaim) -> C
     await session.commit()
     if changed:
         await facade.realtime.job_changed(job)
+        await announce_queue(facade, session, job.model_type)
     return ClaimedRun(
         job_id=job.job_id, model_type=claim.model_type, model_name=model.model_name, model_version=model.version,
         model=FileRef(id=model.id, filename=model.original_filename, sha256=model.sha256, size=model.file_size,
@@ -174,7 +214,7 @@ async def claim_run(facade: Facade, session: AsyncSession, claim: RunClaim) -> C
         dataset=None if dataset is None else FileRef(
             id=dataset.id, filename=dataset.name, sha256=dataset.sha256, size=dataset.file_size,
             download_path=f"/api/internal/datasources/{dataset.id}/file"),
-        config=job.model_config or {}, next_seq=next_seq,
+        config=job.model_config or {}, next_seq=next_seq, limits=RunLimits(**job.limits),
     )
 
 
@@ -248,6 +288,7 @@ async def cancel_run(facade: Facade, session: AsyncSession, job_id: str, actor: 
     await session.commit()
     if job.status == JobStatus.cancelled.value:
         await facade.realtime.job_changed(job)
+        await announce_queue(facade, session, job.model_type)
     return job, prefect_state
 
 
@@ -256,8 +297,21 @@ async def retry_run(facade: Facade, session: AsyncSession, job_id: str, actor: I
     job = await require_job(session, job_id)
     if job.model_id is None:
         raise ApiError(409, f"job {job_id} has no model to re-run (it was deleted)")
-    request = ExecuteRequest(modelType=ModelType(job.model_type), modelId=job.model_id, config=job.model_config, dataSourceId=job.data_source_id)
+    request = ExecuteRequest(modelType=ModelType(job.model_type), modelId=job.model_id, config=job.model_config,
+                             dataSourceId=job.data_source_id, limits=_limits_request(job.limits))
     new_job = await start_run(facade, session, request, actor)
     new_job.triggered_by = TriggeredBy.retry.value
     await session.commit()
     return new_job
+
+
+async def prune_old_runs(facade: Facade, session: AsyncSession, older_than_days: float) -> PruneResult:
+    """Retention: drop logs and files of runs finished more than `older_than_days` ago; keep their JobRun rows."""
+    result = await retention.prune_finished_before(session, datetime.now(UTC) - timedelta(days=older_than_days))
+    for key in result.file_keys:
+        await facade.files.delete(key)
+    audit.record_activity(session, "prune", "job", None,
+                          f"retention: pruned {result.log_rows} log lines, {result.log_files} log files and {result.result_files} "
+                          f"result files of {result.runs} runs finished before {result.cutoff:%Y-%m-%d %H:%M} UTC", "maintenance", "worker")
+    await session.commit()
+    return result

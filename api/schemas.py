@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from api.config_schema import check_bounds
 from optbox.protocol import DbId, ModelType
+from optbox.sandbox import Protections
 
 
 class ORMModel(BaseModel):
@@ -62,7 +63,9 @@ class JobSummary(ORMModel):
     solver_time_ms: float | None
     metrics: dict[str, Any] | None
     last_seq: int
+    limits: dict[str, Any] | None = None
     duration_ms: float | None = None
+    queue_position: int | None = None
 
 
 class ModelWithRuns(ModelOut):
@@ -126,6 +129,18 @@ class LogsResponse(BaseModel):
     hasMore: bool
 
 
+class LimitsRequest(BaseModel):
+    """Per-run limits; each may only lower the server's (OPTBOX_RUN_*), never raise it."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    timeoutS: float | None = Field(None, gt=0, description="wall-clock seconds")
+    memoryMb: int | None = Field(None, gt=0)
+    maxProcs: int | None = Field(None, gt=0, description="processes and threads at once")
+    maxLogMb: float | None = Field(None, gt=0)
+    network: bool | None = None
+
+
 class ExecuteRequest(BaseModel):
     model_config = ConfigDict(extra="forbid", protected_namespaces=())
 
@@ -134,6 +149,7 @@ class ExecuteRequest(BaseModel):
     config: dict[str, Any] | None = None
     dataSourceId: DbId | None = None
     triggeredBy: Literal["manual", "api"] = "manual"
+    limits: LimitsRequest | None = None
 
     @field_validator("config")
     @classmethod
@@ -216,3 +232,4 @@ class HealthResponse(BaseModel):
     database: bool
     prefect: bool
     version: str
+    sandbox: Protections | None = Field(None, description="protections a model run gets on this host")

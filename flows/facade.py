@@ -12,7 +12,7 @@ from typing import Any
 import httpx
 from tenacity import AsyncRetrying, retry_if_exception, stop_after_delay, wait_exponential
 
-from optbox.protocol import ClaimedRun, LogBatch, LogBatchAck, RunClaim, RunOutcome
+from optbox.protocol import ClaimedRun, LogBatch, LogBatchAck, PruneReport, PruneRequest, RunClaim, RunOutcome
 
 
 class FacadeRefused(Exception):
@@ -78,3 +78,7 @@ class FacadeClient:
 
     async def finish(self, job_id: str, outcome: RunOutcome) -> None:
         await self._request("POST", f"/api/internal/jobs/{job_id}/finish", json=outcome.model_dump(mode="json"))
+
+    async def prune(self, request: PruneRequest) -> PruneReport:
+        response = await self._request("POST", "/api/internal/maintenance/prune", json=request.model_dump(mode="json"))
+        return PruneReport.model_validate(response.json())

@@ -2,7 +2,12 @@
 
 Each line a model prints (and each line the flow says itself, stream
 "system") gets the next seq of its job, then goes to every sink in that
-order: the per-run log file, Prefect's run logs, and the facade.
+order: the per-run log file, Prefect's run logs (the first PREFECT_LOG_CAP_BYTES),
+and the facade.
+
+Log cap: once a run's model lines pass `max_log_bytes`, further model lines get
+no seq and reach no sink; one WARNING line says so. They are still read for
+reports (`::optbox …`) and the stderr tail, so the run's outcome stays right.
 """
 
 from __future__ import annotations
@@ -14,13 +19,16 @@ from typing import IO
 
 from optbox.protocol import LogLevel, LogLine, Report, Stream, format_log_line, parse_level, parse_report
 
+# Prefect's run logs are for following a run in its UI, not its archive: a flood there would
+# slow the Prefect server (and every flow) down; optbox's own log keeps every line up to the run's cap.
+PREFECT_LOG_CAP_BYTES = 8 * 1024 * 1024
 _PY_LEVEL = {LogLevel.DEBUG: logging.DEBUG, LogLevel.INFO: logging.INFO, LogLevel.WARNING: logging.WARNING, LogLevel.ERROR: logging.ERROR}
 
 
 class LineSequencer:
     def __init__(
         self, *, first_seq: int, log_file: IO[str], prefect_logger: logging.LoggerAdapter | None,
-        ship: Callable[[LogLine], None],
+        ship: Callable[[LogLine], None], max_log_bytes: int | None = None,
     ) -> None:
         self.next_seq = first_seq
         self._log_file = log_file
@@ -28,9 +36,19 @@ class LineSequencer:
         self._ship = ship
         self.report = Report()
         self.stderr_tail: list[str] = []
+        self.max_log_bytes = max_log_bytes
+        self.model_bytes = 0
+        self.dropped_lines = 0
+        self._prefect_bytes = 0
 
-    def emit(self, stream: Stream, message: str, level: LogLevel | None = None) -> LogLine:
+    def emit(self, stream: Stream, message: str, level: LogLevel | None = None) -> LogLine | None:
         report = parse_report(message) if stream != Stream.system else None
+        if stream != Stream.system and not self._within_cap(message):
+            if report:
+                self.report = report.merged_into(self.report)
+            if stream == Stream.stderr:
+                self.stderr_tail = (self.stderr_tail + [message])[-20:]
+            return None
         line = LogLine(
             seq=self.next_seq, timestamp=datetime.now(UTC), stream=stream, message=message,
             level=level or parse_level(message, stream), report=report,
@@ -41,13 +59,42 @@ class LineSequencer:
         if stream == Stream.stderr:
             self.stderr_tail = (self.stderr_tail + [message])[-20:]
         self._log_file.write(format_log_line(line.timestamp, line.seq, line.level.value, line.stream.value, message))
-        if self._prefect_logger is not None:
+        if self._prefect_logger is not None and self._prefect_bytes <= PREFECT_LOG_CAP_BYTES:
+            self._prefect_bytes += len(message) + 1
             self._prefect_logger.log(_PY_LEVEL[line.level], message)
+            if self._prefect_bytes > PREFECT_LOG_CAP_BYTES:
+                self._prefect_logger.warning("this run's log passed %d MB: further lines are in optbox's log only",
+                                             PREFECT_LOG_CAP_BYTES >> 20)
         self._ship(line)
         return line
 
+    @property
+    def capped(self) -> bool:
+        return self.dropped_lines > 0
+
+    def count_dropped(self, count: int) -> None:
+        """Lines past the cap that the reader skipped unread (they carried no report)."""
+        self.dropped_lines += count
+
+    def _within_cap(self, message: str) -> bool:
+        """Counts the line; False once the cap is passed (the first time, says so in one line)."""
+        if self.max_log_bytes is None:
+            return True
+        if self.dropped_lines:
+            self.dropped_lines += 1
+            return False
+        self.model_bytes += len(message) + 1
+        if self.model_bytes <= self.max_log_bytes:
+            return True
+        self.dropped_lines = 1
+        self.system(f"log cap of {self.max_log_bytes / 1024 / 1024:g} MB reached: later lines of this run are not stored "
+                    "(the model keeps running; reports and the stderr tail are still read)", LogLevel.WARNING)
+        return False
+
     def system(self, message: str, level: LogLevel = LogLevel.INFO) -> LogLine:
-        return self.emit(Stream.system, message, level)
+        line = self.emit(Stream.system, message, level)
+        assert line is not None  # the flow's own lines are never capped
+        return line
 
     @property
     def last_seq(self) -> int:

@@ -36,13 +36,16 @@ from prefect.states import Failed
 
 from flows.facade import FacadeClient, FacadeRefused
 from flows.lines import LineSequencer
-from flows.model_process import run_model_process
+from flows.model_process import Bulk, ModelExit, run_model_process
 from flows.shipper import LineShipper
+from optbox import sandbox
 from optbox.protocol import FLOW_NAME, ClaimedRun, JobStatus, LogLevel, ModelType, Report, RunClaim, RunOutcome
 from optbox.settings import get_settings
 
 PASSED_THROUGH_ENV = ("PATH", "LANG", "LC_ALL", "TZ", "OMP_NUM_THREADS", "OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
 MAX_RESULT_FILES = 100
+MAX_RESULT_BYTES = 48 * 1024 * 1024  # under the facade's 64 MB body limit for flows
+MAX_SHIPPING_BACKLOG = 20_000  # lines waiting for the facade before the model's output is held
 
 
 class ModelInvalid(Exception):
@@ -88,16 +91,16 @@ async def validate_model(facade: FacadeClient, claimed: ClaimedRun, scratch: Pat
     return model_path, data_path
 
 
-def _model_env(claimed: ClaimedRun, scratch: Path, output_dir: Path, data_path: Path | None) -> dict[str, str]:
+def _model_env(claimed: ClaimedRun, home: str, output_dir: str, data_path: str | None) -> dict[str, str]:
     """Only what the protocol documents, plus what Python needs to start."""
     env = {name: os.environ[name] for name in PASSED_THROUGH_ENV if name in os.environ}
     env.update(
-        HOME=str(scratch), PYTHONUNBUFFERED="1", PYTHONIOENCODING="utf-8",
+        HOME=home, PYTHONUNBUFFERED="1", PYTHONIOENCODING="utf-8",
         JOB_ID=claimed.job_id, MODEL_TYPE=claimed.model_type.value,
-        CONFIG=json.dumps(claimed.config), OUTPUT_DIR=str(output_dir),
+        CONFIG=json.dumps(claimed.config), OUTPUT_DIR=output_dir,
     )
     if data_path is not None:
-        env["DATA_PATH"] = str(data_path)
+        env["DATA_PATH"] = data_path
     return env
 
 
@@ -110,22 +113,115 @@ def _exit_error(exit_code: int, stderr_tail: list[str]) -> str:
     return f"{reason}\n{tail}"[:4000] if tail else reason
 
 
+class SandboxUnavailable(Exception):
+    """OPTBOX_RUN_SANDBOX=required and the host lacks a mechanism, or the run's cgroups cannot be made."""
+
+
+class ModelLaunch:
+    """How one attempt's model starts: inside bubblewrap and its cgroups where the host has them."""
+
+    def __init__(self, claimed: ClaimedRun, scratch: Path, model_path: Path, data_path: Path | None, attempt: int) -> None:
+        self.limits = claimed.limits
+        self.protections = sandbox.probe()
+        if get_settings().run_sandbox == "required" and self.protections.missing:
+            raise SandboxUnavailable("sandbox required but unavailable: " + "; ".join(self.protections.missing))
+        sandbox.sweep_stale_groups()
+        try:
+            self.cgroup = sandbox.RunCgroup(f"{claimed.job_id}-{attempt}-{os.getpid()}", memory_mb=self.limits.memory_mb,
+                                            max_procs=self.limits.max_procs)
+        except OSError as exc:
+            raise SandboxUnavailable(f"could not set up the run's cgroups: {exc}") from exc
+        self.scratch = scratch
+        relative = [model_path.relative_to(scratch).as_posix()] + ([data_path.relative_to(scratch).as_posix()] if data_path else [])
+        if self.protections.bubblewrap:
+            inside = lambda name: f"{sandbox.JOB_DIR}/{name}"  # noqa: E731 - paths as the model sees them
+            env = _model_env(claimed, sandbox.JOB_DIR, inside("output"), inside(relative[1]) if data_path else None)
+            command = sandbox.bwrap_command([sys.executable, "-u", relative[0]], job_dir=scratch, read_only=relative,
+                                            env=env, network=self.limits.network)
+            self.env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin")}
+        else:
+            self.env = _model_env(claimed, str(scratch), str(scratch / "output"), str(data_path) if data_path else None)
+            command = [sys.executable, "-u", relative[0]]
+        rlimits = {} if self.cgroup.layout.memory else {"v": self.limits.memory_mb * 1024}
+        self.argv = sandbox.launcher(command, procs_files=self.cgroup.procs_files, rlimits=rlimits)
+
+    def describe(self) -> list[tuple[str, LogLevel]]:
+        """The run's log says what protected it, and loudly what did not."""
+        p, limits = self.protections, self.limits
+        isolation = (f"bubblewrap (read-only system, own files only, uid {sandbox.SANDBOX_UID}, "
+                     f"{'network allowed' if limits.network else 'no network'})") if p.bubblewrap else "none"
+        said = [(f"sandbox: {isolation}; limits: {limits.timeout_s:g} s, {limits.memory_mb} MB ({p.memory_limit}), "
+                 f"{limits.max_procs} processes ({p.process_limit or 'not enforced'}), log {limits.max_log_mb:g} MB", LogLevel.INFO)]
+        said += [(f"WARNING: sandbox degraded: {gap}", LogLevel.WARNING) for gap in p.missing]
+        return said
+
+    def verdict(self, exited: ModelExit, stderr_tail: list[str]) -> tuple[int, str | None]:
+        """The model's exit code and, when it failed, why (timeout and memory named as such)."""
+        code = exited.exit_code
+        if self.protections.bubblewrap and code > 128:
+            code = 128 - code  # bwrap reports a signal death as 128 + signal
+        if exited.timed_out:
+            return code, f"timed out after {self.limits.timeout_s:g} s"
+        if code == 0:
+            return 0, None
+        if self.cgroup.out_of_memory():
+            return code, f"out of memory: the run passed its memory limit of {self.limits.memory_mb} MB and the kernel killed the model"
+        message = _exit_error(code, stderr_tail)
+        if any("MemoryError" in line for line in stderr_tail[-3:]):
+            message = f"out of memory (limit {self.limits.memory_mb} MB): {message}"
+        if self.cgroup.hit_process_limit():
+            message += f"\n(the run reached its limit of {self.limits.max_procs} processes; forks were refused)"
+        return code, message
+
+    def close(self) -> None:
+        self.cgroup.remove()
+
+
+def _backpressure(shipper: LineShipper):
+    """Hold the model's output while too many lines wait for the facade: a flood then goes at
+    the facade's pace (and the timeout bounds it) instead of piling up in this process."""
+    async def room() -> None:
+        while shipper.backlog > MAX_SHIPPING_BACKLOG:
+            await asyncio.sleep(0.05)
+
+    return room
+
+
 @task(name="run-model", cache_policy=NO_CACHE, persist_result=False)
-async def execute_model(lines: LineSequencer, model_path: Path, env: dict[str, str], scratch: Path) -> int:
+async def execute_model(lines: LineSequencer, launch: ModelLaunch, shipper: LineShipper) -> tuple[int, str | None]:
     started = time.perf_counter()
-    lines.system(f"starting {model_path.name}")
-    exit_code = await run_model_process([sys.executable, "-u", model_path.name], env=env, cwd=scratch, on_line=lines.emit)
-    lines.system(
-        f"model exited with code {exit_code} after {time.perf_counter() - started:.2f} s",
-        LogLevel.INFO if exit_code == 0 else LogLevel.ERROR,
-    )
-    return exit_code
+    for message, level in launch.describe():
+        lines.system(message, level)
+    lines.system(f"starting {launch.argv[-1]}")
+    exited = await run_model_process(launch.argv, env=launch.env, cwd=launch.scratch, on_line=lines.emit,
+                                     timeout_s=launch.limits.timeout_s, kill_tree=launch.cgroup.kill,
+                                     bulk=Bulk(dropping=lambda: lines.capped, dropped=lines.count_dropped),
+                                     room=_backpressure(shipper))
+    exit_code, error = launch.verdict(exited, lines.stderr_tail)
+    ended = error.splitlines()[0] if error else f"model exited with code {exit_code}"
+    dropped = f"; {lines.dropped_lines} lines over the cap were not stored" if lines.dropped_lines else ""
+    lines.system(f"{ended} after {time.perf_counter() - started:.2f} s{dropped}", LogLevel.ERROR if error else LogLevel.INFO)
+    return exit_code, error
 
 
 @task(name="collect-results", cache_policy=NO_CACHE, persist_result=False)
 async def collect_results(facade: FacadeClient, lines: LineSequencer, job_id: str, output_dir: Path) -> int:
-    """Upload what the model wrote to OUTPUT_DIR; names are relative to it."""
-    files = sorted(path for path in output_dir.rglob("*") if path.is_file())
+    """Upload what the model wrote to OUTPUT_DIR; names are relative to it.
+
+    Only regular files: a symlink the model planted would make this (unsandboxed)
+    process read a file of the host. Files over MAX_RESULT_BYTES are left out.
+    """
+    files = []
+    for root, _, names in os.walk(output_dir):  # does not follow symlinked directories
+        for name in names:
+            path = Path(root, name)
+            if path.is_symlink() or not path.is_file():
+                lines.system(f"result {path.relative_to(output_dir)} is not a regular file; not uploaded", LogLevel.WARNING)
+            elif path.stat().st_size > MAX_RESULT_BYTES:
+                lines.system(f"result {path.relative_to(output_dir)} is over {MAX_RESULT_BYTES >> 20} MB; not uploaded", LogLevel.WARNING)
+            else:
+                files.append(path)
+    files.sort()
     if len(files) > MAX_RESULT_FILES:
         lines.system(f"{len(files)} result files; keeping the first {MAX_RESULT_FILES}", LogLevel.WARNING)
     for path in files[:MAX_RESULT_FILES]:
@@ -194,18 +290,24 @@ async def _run_claimed(facade: FacadeClient, claimed: ClaimedRun, flow_run_id: s
     outcome: RunOutcome | None = None
     try:
         with log_path.open("w", encoding="utf-8") as log_file:
-            lines = LineSequencer(first_seq=claimed.next_seq, log_file=log_file, prefect_logger=_model_line_logger(flow_run_id), ship=shipper.put)
+            lines = LineSequencer(first_seq=claimed.next_seq, log_file=log_file, prefect_logger=_model_line_logger(flow_run_id),
+                                  ship=shipper.put, max_log_bytes=int(claimed.limits.max_log_mb * 1024 * 1024))
             lines.system(f"attempt {attempt}: {claimed.model_type.value} model {claimed.model_name} v{claimed.model_version} (sha256 {claimed.model.sha256[:12]})")
+            launch = None
             try:
                 model_path, data_path = await validate_model(facade, claimed, scratch)
-            except ModelInvalid as exc:
+                launch = ModelLaunch(claimed, scratch, model_path, data_path, attempt)
+            except (ModelInvalid, SandboxUnavailable) as exc:
                 lines.system(str(exc), LogLevel.ERROR)
                 outcome = RunOutcome(attempt=attempt, status=JobStatus.failed, error_message=str(exc))
                 await _forbid_retries(flow_run_id)
             else:
-                exit_code = await execute_model(lines, model_path, _model_env(claimed, scratch, output_dir, data_path), scratch)
+                try:
+                    exit_code, error = await execute_model(lines, launch, shipper)
+                finally:
+                    launch.close()
                 await collect_results(facade, lines, claimed.job_id, output_dir)
-                outcome = _outcome(attempt, exit_code, lines)
+                outcome = _outcome(attempt, exit_code, error, lines)
             outcome.last_seq = lines.last_seq
         await shipper.drain()
         await facade.upload_artifact(claimed.job_id, "log", f"attempt-{attempt}.log", log_path.read_bytes())
@@ -227,8 +329,8 @@ async def _drain_quietly(shipper: LineShipper) -> None:
         pass
 
 
-def _outcome(attempt: int, exit_code: int, lines: LineSequencer) -> RunOutcome:
+def _outcome(attempt: int, exit_code: int, error: str | None, lines: LineSequencer) -> RunOutcome:
     report: Report = lines.report
-    if exit_code == 0:
+    if error is None:
         return RunOutcome(attempt=attempt, status=JobStatus.success, exit_code=0, report=report)
-    return RunOutcome(attempt=attempt, status=JobStatus.failed, exit_code=exit_code, report=report, error_message=_exit_error(exit_code, lines.stderr_tail))
+    return RunOutcome(attempt=attempt, status=JobStatus.failed, exit_code=exit_code, report=report, error_message=error)

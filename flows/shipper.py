@@ -31,6 +31,11 @@ class LineShipper:
     def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name=f"ship-lines-{self._job_id}")
 
+    @property
+    def backlog(self) -> int:
+        """Lines put but not yet acknowledged."""
+        return len(self._pending)
+
     def put(self, line: LogLine) -> None:
         self._pending.append(line)
         self._wake.set()

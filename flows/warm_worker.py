@@ -16,6 +16,7 @@ Contract: serves pools of type "process"; honours the deployment's job env
 from __future__ import annotations
 
 import asyncio
+import importlib
 import multiprocessing
 import os
 import warnings
@@ -28,9 +29,13 @@ from prefect.runner._flow_run_executor import FlowRunExecutionResult, FlowRunExe
 from prefect.runner._process_manager import ProcessHandle, create_isolated_termination_scope
 from prefect.workers.process import ProcessJobConfiguration, ProcessWorker, ProcessWorkerResult
 
+from optbox import sandbox
 from optbox.settings import PROJECT_DIR
 
-PRELOAD = ["prefect.flow_engine", "prefect.context", "flows.market"]
+PRELOAD = ["prefect.flow_engine", "prefect.context", "flows.market", "flows.maintenance"]
+# A deployment names its flow in its job env (prefect.yaml); model runs are the default.
+FLOW_ENTRY_ENV = "OPTBOX_FLOW_ENTRY"
+DEFAULT_FLOW_ENTRY = "flows.market:run_optimization_model"
 _CONTROL_ENV = ("PREFECT__CONTROL_PORT", "PREFECT__CONTROL_TOKEN")
 
 
@@ -62,9 +67,7 @@ def run_forked_flow_run(flow_run: FlowRun, env: dict[str, str]) -> None:
     from prefect.flow_engine import run_flow
     from prefect.settings import Settings
 
-    from flows.market import run_optimization_model
-
-    flow = run_optimization_model.with_options(
+    flow = _load_flow(env.get(FLOW_ENTRY_ENV, DEFAULT_FLOW_ENTRY)).with_options(
         retries=int(env.get("OPTBOX_FLOW_RETRIES", "0")),
         retry_delay_seconds=int(env.get("OPTBOX_FLOW_RETRY_DELAY_S", "60")),
     )
@@ -96,11 +99,20 @@ class ForkedFlowStarter:
         await anyio.to_thread.run_sync(process.join)
 
 
-async def _resolve_flow(_: FlowRun):
-    """The flow object, for Prefect's on_cancellation/on_crashed hook runner."""
-    from flows.market import run_optimization_model
+def _load_flow(entry: str):
+    """`module:attribute` of one of the project's flows."""
+    module, _, attribute = entry.partition(":")
+    if module not in ("flows.market", "flows.maintenance"):
+        raise ValueError(f"{FLOW_ENTRY_ENV}={entry!r} is not one of the project's flows")
+    return getattr(importlib.import_module(module), attribute)
 
-    return run_optimization_model
+
+def _flow_resolver(env: dict[str, str | None]):
+    async def resolve(_: FlowRun):
+        """The flow object, for Prefect's on_cancellation/on_crashed hook runner."""
+        return _load_flow(env.get(FLOW_ENTRY_ENV) or DEFAULT_FLOW_ENTRY)
+
+    return resolve
 
 
 with warnings.catch_warnings():
@@ -117,7 +129,7 @@ with warnings.catch_warnings():
             execution: FlowRunExecutionResult | None = None
             async with FlowRunExecutorContext() as ctx:
                 starter = ForkedFlowStarter(env=configuration.env, control_channel=ctx.control_channel)
-                executor = ctx.create_executor(flow_run, starter, resolve_flow=_resolve_flow, propose_submitting=False)
+                executor = ctx.create_executor(flow_run, starter, resolve_flow=_flow_resolver(configuration.env), propose_submitting=False)
 
                 async def execute(*, task_status: anyio.abc.TaskStatus[ProcessHandle] = anyio.TASK_STATUS_IGNORED) -> None:
                     nonlocal execution
@@ -131,8 +143,17 @@ with warnings.catch_warnings():
             return ProcessWorkerResult(status_code=execution.status_code, identifier=str(execution.handle.pid))
 
 
+def announce_sandbox(printer=print) -> None:
+    """Say at start which protections model runs get here, and loudly which they lack."""
+    protections = sandbox.probe()
+    printer(f"optbox worker: sandbox {protections.model_dump_json(exclude={'missing'})}")
+    for gap in protections.missing:
+        printer(f"optbox worker: WARNING: sandbox degraded: {gap}")
+
+
 async def serve(work_pool: str, name: str | None = None) -> None:
     """Run the warm worker until cancelled."""
+    await anyio.to_thread.run_sync(announce_sandbox)
     await anyio.to_thread.run_sync(warm_up)
     async with WarmProcessWorker(work_pool_name=work_pool, name=name) as worker:
         await worker.start(printer=print)

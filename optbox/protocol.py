@@ -177,6 +177,16 @@ class RunClaim(BaseModel):
     auto_scheduled: bool = False
 
 
+class RunLimits(BaseModel):
+    """What one run may use; the facade resolves them (server defaults, lowered per run) and records them."""
+
+    timeout_s: float = Field(gt=0)
+    memory_mb: int = Field(gt=0)
+    max_procs: int = Field(gt=0)
+    max_log_mb: float = Field(gt=0)
+    network: bool = False
+
+
 class FileRef(BaseModel):
     id: int
     filename: str
@@ -194,6 +204,7 @@ class ClaimedRun(BaseModel):
     dataset: FileRef | None = None
     config: dict[str, Any]
     next_seq: int
+    limits: RunLimits
 
 
 class RunOutcome(BaseModel):
@@ -212,3 +223,20 @@ class RunOutcome(BaseModel):
         if not value.is_terminal:
             raise ValueError("an outcome is success, failed or cancelled")
         return value
+
+
+class PruneRequest(BaseModel):
+    """The maintenance flow asks the facade to apply retention."""
+
+    older_than_days: float = Field(ge=0, le=36_500)
+
+
+class PruneReport(BaseModel):
+    """What retention removed (JobRun rows are kept)."""
+
+    cutoff: datetime
+    runs: int
+    log_rows: int
+    log_files: int
+    result_files: int
+    bytes: int

@@ -15,6 +15,8 @@ from typing import Literal
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from optbox.protocol import RunLimits
+
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 
 
@@ -58,6 +60,22 @@ class Settings(BaseSettings):
     prefect_redis_url: str | None = Field(None, description="Redis for Prefect's messaging (HA Prefect servers); handed to the Prefect server.")
     run_heartbeat_s: int = Field(30, ge=30, description="Seconds between a flow run's heartbeats (Prefect's minimum is 30).")
     run_heartbeat_grace_s: int = Field(10, ge=5, description="A run whose heartbeat is this late past run_heartbeat_s is marked crashed.")
+
+    # --- execution sandbox: each value is a run's default and the most a run may ask for ---
+    run_timeout_s: float = Field(3600.0, gt=0, description="Wall-clock limit of one run; past it the model is killed.")
+    run_memory_mb: int = Field(4096, gt=0, description="Memory limit of a run's whole process tree (cgroup).")
+    run_max_procs: int = Field(256, gt=0, description="Processes and threads a run may hold at once (pids cgroup; binds root too).")
+    run_max_log_mb: float = Field(200.0, gt=0, description="Log bytes a run may store; later lines are dropped with one notice.")
+    run_network: bool = Field(False, description="Whether models may use the network at all (off: an empty network namespace).")
+    run_sandbox: Literal["auto", "required", "off"] = Field(
+        "auto", description="auto: isolate with what the host offers, warn loudly about the rest; required: refuse to run without bubblewrap and cgroups.")
+    run_concurrency: int = Field(2, ge=1, description="Runs of one model type at once; more wait queued (Prefect work-queue limits).")
+    retention_days: float = Field(30.0, gt=0, description="Logs and result files of runs finished longer ago are pruned by the maintenance flow.")
+
+    def run_limits(self) -> RunLimits:
+        """The server's run limits: defaults and ceilings at once."""
+        return RunLimits(timeout_s=self.run_timeout_s, memory_mb=self.run_memory_mb, max_procs=self.run_max_procs,
+                         max_log_mb=self.run_max_log_mb, network=self.run_network)
 
     @property
     def resolved_data_dir(self) -> Path:

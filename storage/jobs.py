@@ -44,6 +44,14 @@ async def unfinished_jobs(session: AsyncSession) -> Sequence[JobRun]:
     )).all()
 
 
+async def queued_jobs(session: AsyncSession, model_type: str) -> Sequence[JobRun]:
+    """The type's runs not started yet, in the order they start (the order they were created)."""
+    return (await session.scalars(
+        select(JobRun).where(JobRun.model_type == model_type, JobRun.status == JobStatus.pending.value)
+        .order_by(JobRun.created_at, JobRun.id)
+    )).all()
+
+
 async def list_jobs(
     session: AsyncSession, *, model_type: str | None, status: str | None, model_id: int | None,
     triggered_by: str | None, limit: int, offset: int,

@@ -103,6 +103,7 @@ class JobRun(Base):
     solver_time_ms: Mapped[float | None] = mapped_column(Float)
     metrics: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     last_seq: Mapped[int] = mapped_column(BigInteger, default=0)
+    limits: Mapped[dict[str, Any] | None] = mapped_column(JSON)  # the RunLimits it ran under, and its sandbox
 
     @property
     def duration_ms(self) -> float | None:

@@ -12,9 +12,9 @@ from pydantic import ValidationError
 from api.auth import Role, require
 from api.deps import FacadeDep, IdPath, SessionDep
 from api.errors import ApiError
-from api.runs import claim_run, finish_run, ingest_lines, store_artifact
+from api.runs import claim_run, finish_run, ingest_lines, prune_old_runs, store_artifact
 from api.uploads import safe_filename
-from optbox.protocol import ClaimedRun, LogBatch, LogBatchAck, RunClaim, RunOutcome
+from optbox.protocol import ClaimedRun, LogBatch, LogBatchAck, PruneReport, PruneRequest, RunClaim, RunOutcome
 from storage import catalog
 
 router = APIRouter(prefix="/api/internal", tags=["internal"], dependencies=[Depends(require(Role.worker))])
@@ -46,6 +46,12 @@ async def artifact(facade: FacadeDep, session: SessionDep, job_id: str, file: An
 async def finish(facade: FacadeDep, session: SessionDep, job_id: str, body: RunOutcome) -> dict:
     job = await finish_run(facade, session, job_id, body)
     return {"success": True, "status": job.status}
+
+
+@router.post("/maintenance/prune", response_model=PruneReport)
+async def prune(facade: FacadeDep, session: SessionDep, body: PruneRequest) -> PruneReport:
+    result = await prune_old_runs(facade, session, body.older_than_days)
+    return PruneReport(**result.model_dump(exclude={"file_keys"}))
 
 
 @router.get("/models/{model_id}/file")

@@ -11,7 +11,7 @@ from fastapi.responses import StreamingResponse
 from api.auth import Executor, Operator, Viewer
 from api.deps import FacadeDep, IdQuery, Offset, SessionDep
 from api.errors import ApiError
-from api.runs import cancel_run, require_job, retry_run, start_run
+from api.runs import cancel_run, queue_positions, require_job, retry_run, start_run
 from api.schemas import (
     ArtifactOut,
     CancelResponse,
@@ -43,6 +43,8 @@ async def _detail(facade, session, job: JobRun, tail: int = 100) -> JobDetail:
     detail = JobDetail.model_validate(job)
     detail.logs = [LogOut.model_validate(row) for row in await jobs.tail_lines(session, job.job_id, tail)]
     detail.results = [_artifact_out(job.job_id, a) for a in await jobs.list_artifacts(session, job.job_id, "result")]
+    if job.status == "pending":
+        detail.queue_position = (await queue_positions(session, job.model_type)).get(job.job_id)
     if job.flow_run_id:
         detail.prefect_url = f"{facade.orchestrator.ui_url}/runs/flow-run/{job.flow_run_id}"
     return detail
@@ -67,7 +69,13 @@ async def list_jobs(
     rows, total = await jobs.list_jobs(
         session, model_type=type.upper() if type else None, status=status, model_id=modelId, triggered_by=triggeredBy, limit=limit, offset=offset,
     )
-    return JobsResponse(jobs=[JobSummary.model_validate(r) for r in rows], total=total, limit=limit, offset=offset)
+    summaries = [JobSummary.model_validate(r) for r in rows]
+    for model_type in {s.model_type for s in summaries if s.status == "pending"}:
+        places = await queue_positions(session, model_type)
+        for summary in summaries:
+            if summary.model_type == model_type:
+                summary.queue_position = places.get(summary.job_id)
+    return JobsResponse(jobs=summaries, total=total, limit=limit, offset=offset)
 
 
 @router.get("/jobs/{job_id}", response_model=JobResponse)

@@ -43,6 +43,7 @@ ROLE = {
     ("POST", "/api/internal/jobs/{job_id}/logs"): "worker",
     ("POST", "/api/internal/jobs/{job_id}/artifacts"): "worker",
     ("POST", "/api/internal/jobs/{job_id}/finish"): "worker",
+    ("POST", "/api/internal/maintenance/prune"): "worker",
     ("GET", "/api/internal/models/{model_id}/file"): "worker",
     ("GET", "/api/internal/datasources/{dataset_id}/file"): "worker",
 }

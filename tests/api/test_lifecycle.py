@@ -9,10 +9,10 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
-import psutil
 from tenacity import retry, retry_if_exception, stop_after_attempt, wait_fixed
 
 from tests.conftest import SAMPLES, all_lines, execute, job, upload, wait_for_job
+from tests.sandbox.helpers import processes_of
 from tests.stack import wait_until
 
 MODELS = Path(__file__).parent.parent / "models"
@@ -126,12 +126,12 @@ def test_cancel_kills_the_model_and_ends_cancelled(api, stack, keep_active_model
     model = upload_model(api, MODELS / "endless.py", "SO")
     started = execute(api, "SO", modelId=model["id"])
     wait_until(lambda: any(l["message"].startswith("tick 3") for l in all_lines(api, started["jobId"])), 120, "the model to tick")
-    pid = int(next(l["message"] for l in all_lines(api, started["jobId"]) if l["message"].startswith("pid "))[4:])
+    assert processes_of(started["jobId"])
     response = api.post(f"/api/optimization/jobs/{started['jobId']}/cancel")
     assert response.status_code == 200 and response.json()["prefectState"] == "Cancelling"
     row = wait_for_job(api, started["jobId"], timeout=60)
     assert row["status"] == "cancelled"
-    wait_until(lambda: not psutil.pid_exists(pid) or psutil.Process(pid).status() == psutil.STATUS_ZOMBIE, 10, "the model process to die")
+    wait_until(lambda: not processes_of(started["jobId"]), 10, "the model process to die")
     final = wait_until(lambda: (t := prefect(stack, "GET", f"/flow_runs/{started['flowRunId']}").json()["state"]["type"]) != "CANCELLING" and t,
                        30, "Prefect to end the cancellation")
     assert final == "CANCELLED"

@@ -1,0 +1,396 @@
+"""The host's isolation mechanisms for model runs: what works here, and how to use it.
+
+Two kernel mechanisms, each optional, each probed once per process by trying it:
+
+- **bubblewrap** (`bwrap`): a fresh mount, PID, network, IPC, UTS and user namespace per run.
+  The model sees a read-only system (/usr, Python), its own files under /job and nothing else
+  of the host; it runs as uid 65534 without capabilities; the network namespace is empty
+  (its own loopback only) unless the run allows the network; when the namespace's first
+  process dies the kernel kills every process in it, sessions of their own included.
+- **cgroups** (v2, or v1 `memory` and `pids` hierarchies): a group per run under the
+  worker's own group, with a memory limit (the kernel's OOM killer enforces it), a
+  process/thread limit (binds root too, unlike RLIMIT_NPROC) and `cgroup.kill` (v2) to end
+  the whole tree at once.
+
+`probe()` says which of them are usable; `RunCgroup` and `bwrap_command` apply them to one run.
+Contract: nothing here raises because a mechanism is missing; callers read `Protections`
+and say so (the worker at start, the run in its log, /api/health).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import BaseModel
+
+CGROUP_ROOT = Path("/sys/fs/cgroup")
+GROUP_PARENT = "optbox-runs"
+SANDBOX_UID = 65534
+JOB_DIR = "/job"
+# What a Python process may need from /etc; the rest of /etc (secrets, configs) stays out.
+ETC_FILES = ("ld.so.cache", "ld.so.conf", "ld.so.conf.d", "localtime", "nsswitch.conf", "passwd", "group",
+             "alternatives", "ssl", "ca-certificates", "hosts", "resolv.conf", "mime.types")
+
+
+class Protections(BaseModel):
+    """Which protections a run on this host gets."""
+
+    bubblewrap: bool
+    filesystem_isolation: bool
+    network_isolation: bool
+    pid_namespace: bool
+    unprivileged_user: bool
+    memory_limit: str | None  # "cgroup v2" | "cgroup v1" | "rlimit (address space)" | None
+    process_limit: str | None  # "cgroup v2" | "cgroup v1" | None
+    tree_kill: str  # how a run's whole process tree is ended
+    missing: list[str]
+
+
+# ----- cgroups -----------------------------------------------------------------------------
+
+
+def _mounts() -> list[tuple[Path, str, set[str]]]:
+    """(mount point, fstype, super options) of every cgroup mount."""
+    found = []
+    try:
+        lines = Path("/proc/self/mountinfo").read_text().splitlines()
+    except OSError:
+        return found
+    for line in lines:
+        left, _, right = line.partition(" - ")
+        fields, tail = left.split(), right.split()
+        if len(tail) >= 3 and tail[0] in ("cgroup", "cgroup2"):
+            found.append((Path(fields[4]), tail[0], set(tail[2].split(","))))
+    return found
+
+
+def _own_paths() -> dict[str, str]:
+    """Own cgroup path per v1 controller, and under "" for v2."""
+    paths: dict[str, str] = {}
+    try:
+        for line in Path("/proc/self/cgroup").read_text().splitlines():
+            _, controllers, path = line.split(":", 2)
+            for controller in controllers.split(",") if controllers else [""]:
+                paths[controller] = path
+    except OSError:
+        pass
+    return paths
+
+
+class CgroupLayout(BaseModel):
+    """Where a run's groups go: a parent per hierarchy, and which one enforces what."""
+
+    unified: Path | None = None  # v2 parent: membership, cgroup.kill, and limits if its controllers are on
+    unified_controllers: set[str] = set()
+    can_kill: bool = False  # v2 groups have cgroup.kill (Linux 5.14+)
+    memory_v1: Path | None = None
+    pids_v1: Path | None = None
+
+    @property
+    def memory(self) -> str | None:
+        return "cgroup v2" if "memory" in self.unified_controllers else "cgroup v1" if self.memory_v1 else None
+
+    @property
+    def pids(self) -> str | None:
+        return "cgroup v2" if "pids" in self.unified_controllers else "cgroup v1" if self.pids_v1 else None
+
+
+def _writable_parent(base: Path, files: dict[str, bool] | None = None) -> Path | None:
+    """base/optbox-runs if groups can be made there (and, into `files`, which files a group
+    has). It is removed again when empty (runs recreate it), so no empty group of ours outlives the worker."""
+    parent = base / GROUP_PARENT
+    probe = parent / f"probe-{os.getpid()}"
+    try:
+        probe.mkdir(parents=True, exist_ok=True)
+        for name in files or {}:
+            files[name] = (probe / name).exists()
+        probe.rmdir()
+        return parent
+    except OSError:
+        return None
+    finally:
+        _remove_if_empty(parent)
+
+
+def _remove_if_empty(directory: Path) -> None:
+    try:
+        directory.rmdir()
+    except OSError:
+        pass  # in use by another run, or gone
+
+
+def _wants_v2_controllers(own: Path) -> bool:
+    try:
+        return bool({"memory", "pids"} & set((own / "cgroup.controllers").read_text().split()))
+    except OSError:
+        return False
+
+
+def _enable_v2_controllers(own: Path, parent: Path) -> set[str]:
+    """Turn on memory and pids for the runs' parent; a busy non-root group refuses (then v1 or nothing)."""
+    enabled = set()
+    for controller in ("memory", "pids"):
+        try:
+            if controller not in (own / "cgroup.subtree_control").read_text().split():
+                (own / "cgroup.subtree_control").write_text(f"+{controller}")
+            (parent / "cgroup.subtree_control").write_text(f"+{controller}")
+            enabled.add(controller)
+        except OSError:
+            pass
+    return enabled
+
+
+@lru_cache
+def cgroup_layout() -> CgroupLayout:
+    layout = CgroupLayout()
+    own = _own_paths()
+    for mount, fstype, options in _mounts():
+        if fstype == "cgroup2" and layout.unified is None:
+            base = mount / own.get("", "/").lstrip("/")
+            files = {"cgroup.kill": False}
+            if (parent := _writable_parent(base, files)) is not None and _wants_v2_controllers(base):
+                parent.mkdir(exist_ok=True)  # kept: it carries the enabled controllers
+                layout.unified_controllers = _enable_v2_controllers(base, parent)
+            layout.unified = parent
+            layout.can_kill = files["cgroup.kill"]
+        elif fstype == "cgroup" and "memory" in options and layout.memory_v1 is None:
+            layout.memory_v1 = _writable_parent(mount / own.get("memory", "/").lstrip("/"))
+        elif fstype == "cgroup" and "pids" in options and layout.pids_v1 is None:
+            layout.pids_v1 = _writable_parent(mount / own.get("pids", "/").lstrip("/"))
+    if "memory" in layout.unified_controllers:
+        layout.memory_v1 = None
+    if "pids" in layout.unified_controllers:
+        layout.pids_v1 = None
+    return layout
+
+
+class RunCgroup:
+    """The groups of one run: created before the model starts, removed after its tree is gone."""
+
+    def __init__(self, name: str, *, memory_mb: int, max_procs: int, layout: CgroupLayout | None = None) -> None:
+        self.layout = layout or cgroup_layout()
+        self.dirs: list[Path] = []
+        self._unified = self._memory = self._pids = None
+        layout = self.layout
+        if layout.unified is not None:
+            self._unified = self._make(layout.unified / name)
+            if "memory" in layout.unified_controllers:
+                self._memory = self._unified
+                (self._unified / "memory.max").write_text(str(memory_mb * 1024 * 1024))
+                _try_write(self._unified / "memory.swap.max", "0")
+            if "pids" in layout.unified_controllers:
+                self._pids = self._unified
+                (self._unified / "pids.max").write_text(str(max_procs))
+        if layout.memory_v1 is not None:
+            self._memory = self._make(layout.memory_v1 / name)
+            (self._memory / "memory.limit_in_bytes").write_text(str(memory_mb * 1024 * 1024))
+            _try_write(self._memory / "memory.memsw.limit_in_bytes", str(memory_mb * 1024 * 1024))
+        if layout.pids_v1 is not None:
+            self._pids = self._make(layout.pids_v1 / name)
+            (self._pids / "pids.max").write_text(str(max_procs))
+
+    def _make(self, path: Path) -> Path:
+        for attempt in range(5):  # another run may remove the empty parent between our two mkdirs
+            try:
+                path.mkdir(parents=True, exist_ok=True)
+                break
+            except FileNotFoundError:
+                if attempt == 4:
+                    raise
+        self.dirs.append(path)
+        return path
+
+    @property
+    def procs_files(self) -> list[str]:
+        """Where a process writes its pid to join every group of the run."""
+        return [str(d / "cgroup.procs") for d in self.dirs]
+
+    def pids(self) -> set[int]:
+        found: set[int] = set()
+        for directory in self.dirs:
+            try:
+                found |= {int(p) for p in (directory / "cgroup.procs").read_text().split()}
+            except OSError:
+                pass
+        return found
+
+    def kill(self) -> None:
+        """End every process of the run: cgroup.kill where the kernel has it, else SIGKILL each member
+        until none is left (the pids limit keeps a fork storm from outrunning the loop)."""
+        if self._unified is not None and (self._unified / "cgroup.kill").exists():
+            _try_write(self._unified / "cgroup.kill", "1")
+        for _ in range(50):
+            members = self.pids()
+            if not members:
+                return
+            for pid in members:
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+            time.sleep(0.02)
+
+    def out_of_memory(self) -> bool:
+        """The kernel's OOM killer killed a process of this run."""
+        if self._memory is None:
+            return False
+        for name in ("memory.events", "memory.oom_control"):
+            path = self._memory / name
+            if path.exists():
+                for line in path.read_text().splitlines():
+                    key, _, value = line.partition(" ")
+                    if key == "oom_kill" and int(value or 0) > 0:
+                        return True
+        return False
+
+    def hit_process_limit(self) -> bool:
+        """A fork or thread start was refused for the process limit."""
+        if self._pids is None:
+            return False
+        for line in (self._pids / "pids.events").read_text().splitlines():
+            key, _, value = line.partition(" ")
+            if key == "max" and int(value or 0) > 0:
+                return True
+        return False
+
+    def remove(self) -> None:
+        self.kill()
+        for directory in reversed(self.dirs):
+            for _ in range(100):  # a killed process leaves its group a moment after it dies
+                try:
+                    directory.rmdir()
+                    break
+                except FileNotFoundError:
+                    break
+                except OSError:
+                    time.sleep(0.02)
+            if directory.parent != self.layout.unified or not self.layout.unified_controllers:
+                _remove_if_empty(directory.parent)
+
+
+def sweep_stale_groups() -> None:
+    """Remove empty groups of runs whose flow process is gone (a flow killed outright cannot
+    remove its own). Group names end in the creating process's pid; a live owner's group is
+    left alone even while empty (its model may be about to join it)."""
+    layout = cgroup_layout()
+    for parent in (layout.unified, layout.memory_v1, layout.pids_v1):
+        if parent is None or not parent.is_dir():
+            continue
+        for child in parent.iterdir():
+            owner = child.name.rpartition("-")[2]
+            if child.is_dir() and owner.isdigit() and not _alive(int(owner)):
+                _remove_if_empty(child)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _try_write(path: Path, value: str) -> None:
+    try:
+        path.write_text(value)
+    except OSError:
+        pass
+
+
+# ----- bubblewrap --------------------------------------------------------------------------
+
+
+def _system_binds() -> list[str]:
+    """The read-only system a model sees: /usr, the merged-/usr links, Python, a few /etc files."""
+    args = ["--ro-bind", "/usr", "/usr"]
+    for top in ("/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32"):
+        path = Path(top)
+        if path.is_symlink():
+            args += ["--symlink", os.readlink(path), top]
+        elif path.is_dir():
+            args += ["--ro-bind", top, top]
+    for name in ETC_FILES:
+        if Path("/etc", name).exists():
+            args += ["--ro-bind", f"/etc/{name}", f"/etc/{name}"]
+    for prefix in sorted({Path(sys.base_prefix).resolve(), Path(sys.prefix)}):
+        if not str(prefix).startswith("/usr/"):
+            args += ["--ro-bind", str(prefix), str(prefix)]
+    return args
+
+
+def bwrap_command(argv: list[str], *, job_dir: Path, read_only: list[str], env: dict[str, str], network: bool) -> list[str]:
+    """`argv` inside a fresh sandbox. `job_dir` is mounted writable at /job (cwd and HOME);
+    `read_only` are names inside it mounted read-only over themselves (the model, its input)."""
+    command = ["bwrap", "--unshare-all", "--unshare-user", "--uid", str(SANDBOX_UID), "--gid", str(SANDBOX_UID),
+               "--hostname", "optbox", "--die-with-parent", "--new-session", "--cap-drop", "ALL"]
+    if network:
+        command.append("--share-net")
+    # /tmp first: Python or its packages may live under /tmp (a CI checkout), and binds go on top of it
+    command += ["--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp"]
+    command += _system_binds()
+    command += ["--bind", str(job_dir), JOB_DIR]
+    for name in read_only:
+        command += ["--ro-bind", str(job_dir / name), f"{JOB_DIR}/{name}"]
+    command += ["--remount-ro", "/", "--chdir", JOB_DIR, "--clearenv"]
+    for key, value in env.items():
+        command += ["--setenv", key, value]
+    return [*command, "--", *argv]
+
+
+MODEL_NICENESS = 10  # models yield the CPU to the facade, Prefect and the flows that read them
+
+
+def launcher(command: list[str], *, procs_files: list[str], rlimits: dict[str, int]) -> list[str]:
+    """`command`, started by a shell that first moves itself into the run's cgroups (so the
+    model's very first instruction already counts against the limits), sets fallback
+    rlimits (`ulimit` flags to values) where no cgroup enforces them, and lowers the CPU
+    priority of the whole tree (without CAP_SYS_NICE a model cannot raise it again)."""
+    steps = [f"ulimit -{flag} {int(value)} || exit 125" for flag, value in rlimits.items()]
+    steps.append('while [ "$1" != -- ]; do echo $$ > "$1" || exit 125; shift; done; shift')
+    return ["/bin/sh", "-c", "; ".join(steps) + f'; exec nice -n {MODEL_NICENESS} "$@"', "optbox-sandbox", *procs_files, "--", *command]
+
+
+@lru_cache
+def bwrap_works() -> bool:
+    if shutil.which("bwrap") is None:
+        return False
+    try:
+        probe = subprocess.run(
+            ["bwrap", "--unshare-all", "--unshare-user", "--uid", str(SANDBOX_UID), "--die-with-parent",
+             *_system_binds(), "--proc", "/proc", "--dev", "/dev", "--", "id", "-u"],
+            capture_output=True, text=True, timeout=20,
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+    return probe.returncode == 0 and probe.stdout.strip() == str(SANDBOX_UID)
+
+
+@lru_cache
+def probe() -> Protections:
+    """What a run on this host gets (cached: the host does not change under a process)."""
+    layout = cgroup_layout()
+    sandboxed = bwrap_works()
+    root = os.geteuid() == 0
+    memory = layout.memory or "rlimit (address space)"
+    procs = layout.pids
+    tree_kill = "cgroup.kill" if layout.can_kill else "pid namespace" if sandboxed else "cgroup members" if layout.pids else "process group"
+    missing = []
+    if not sandboxed:
+        missing.append("bubblewrap (bwrap) is unavailable: models see the host's files and network and run as the worker's user")
+    if layout.memory is None:
+        missing.append("no writable memory cgroup: memory is limited by RLIMIT_AS only (virtual memory, less exact)")
+    if layout.pids is None:
+        missing.append("no writable pids cgroup: no process limit (RLIMIT_NPROC would not bind root)")
+    return Protections(
+        bubblewrap=sandboxed, filesystem_isolation=sandboxed, network_isolation=sandboxed, pid_namespace=sandboxed,
+        unprivileged_user=sandboxed or not root, memory_limit=memory, process_limit=procs, tree_kill=tree_kill, missing=missing,
+    )

@@ -1,0 +1,4 @@
+"""Hostile: spins forever without printing."""
+print("spinning", flush=True)
+while True:
+    pass

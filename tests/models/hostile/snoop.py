@@ -1,0 +1,28 @@
+"""Hostile: looks for the server's secrets, files and code; reports what it could see or change."""
+import json
+import os
+
+config = json.loads(os.environ["CONFIG"])
+seen = {}
+for label, path in config.get("paths", {}).items():
+    try:
+        if os.path.isdir(path):
+            seen[label] = sorted(os.listdir(path))[:20]
+        else:
+            with open(path, "rb") as handle:
+                seen[label] = len(handle.read(100))
+    except OSError as exc:
+        seen[label] = None if isinstance(exc, FileNotFoundError) else exc.__class__.__name__
+writable = []
+for path in ("/usr/optbox-test", "/etc/optbox-test", "/optbox-test", os.path.join(os.environ["OUTPUT_DIR"], "written.txt")):
+    try:
+        with open(path, "w") as handle:
+            handle.write("x")
+        writable.append(path)
+    except OSError:
+        pass
+# a symlink to a host file in OUTPUT_DIR must not make the flow upload that file
+os.symlink("/etc/hostname", os.path.join(os.environ["OUTPUT_DIR"], "planted-link"))
+report = {"env": sorted(os.environ), "uid": os.getuid(), "root": sorted(os.listdir("/")), "seen": seen, "writable": writable,
+          "data_readable": open(os.environ["DATA_PATH"]).read(10) if "DATA_PATH" in os.environ else None}
+print("::optbox " + json.dumps({"metrics": report}))
