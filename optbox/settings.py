@@ -50,6 +50,13 @@ class Settings(BaseSettings):
     bootstrap_samples: bool = Field(True, description="Register the shipped samples as active models on first start.")
     flow_finish_grace_s: float = Field(600.0, description="How long a finished flow waits for an unreachable facade to take its lines.")
 
+    # --- the sandbox page (web/) ---
+    web_dir: Path = Field(PROJECT_DIR / "web" / "dist", description="The built front end served at /sandbox (make install builds it).")
+
+    @property
+    def resolved_web_dir(self) -> Path:
+        return self.web_dir.expanduser().resolve()
+
     @property
     def resolved_data_dir(self) -> Path:
         return self.data_dir.expanduser().resolve()

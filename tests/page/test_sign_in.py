@@ -1,0 +1,37 @@
+"""Signing in to the page: the link `make run` prints, the key form, and what a viewer may not do."""
+
+from __future__ import annotations
+
+import re
+
+from playwright.async_api import expect
+
+from tests.stack import ADMIN_TOKEN
+
+
+async def test_page_without_a_session_asks_for_the_key_and_the_form_signs_in(anonymous_page):
+    page = anonymous_page
+    errors = []
+    page.on("console", lambda message: message.type == "error" and errors.append(message.text))
+    await page.goto("/")
+    await expect(page).to_have_url(re.compile(r"/sandbox$"))
+    await page.get_by_label("API key").fill(ADMIN_TOKEN)
+    await page.get_by_label("API key").press("Enter")
+    await expect(page).to_have_url(re.compile(r"/sandbox$"))  # the token left the address bar
+    await expect(page.get_by_role("status", name="Connection: Live")).to_be_visible()
+    await expect(page.get_by_text("admin (admin)")).to_be_visible()
+    cookie = next(c for c in await page.context.cookies() if c["name"] == "optbox_session")
+    assert cookie["httpOnly"] and cookie["sameSite"] == "Strict"
+    assert await page.evaluate("document.cookie") == ""  # scripts never see the key
+    assert errors == []
+
+
+async def test_sign_in_link_of_a_viewer_shows_runs_but_refuses_to_start_one(anonymous_page, api):
+    key = api.post("/api/auth/keys", json={"name": "page-viewer", "role": "viewer"}).json()["key"]
+    page = anonymous_page
+    await page.goto(f"/sandbox?token={key}")
+    await expect(page.get_by_text("page-viewer (viewer)")).to_be_visible()
+    await expect(page.get_by_role("status", name="Connection: Live")).to_be_visible()
+    await page.get_by_role("button", name="Run SO").click()
+    await expect(page.get_by_role("group", name="SO controls").get_by_role("alert")).to_have_text(
+        "role viewer may not do this; it needs operator")

@@ -1,0 +1,72 @@
+// Every model version, grouped by name: activate one (roll back), archive, delete.
+import { useState } from "react";
+import { api } from "../lib/api";
+import { formatBytes, formatTime } from "../lib/format";
+import type { Model } from "../lib/types";
+
+export function ModelsTable({ models, reload }: { models: Model[]; reload: () => Promise<void> }) {
+  const [message, setMessage] = useState<{ ok: boolean; text: string } | null>(null);
+  const groups = new Map<string, Model[]>();
+  for (const model of models) {
+    const key = `${model.model_type} · ${model.model_name}`;
+    groups.set(key, [...(groups.get(key) ?? []), model]);
+  }
+
+  const act = async (action: () => Promise<unknown>, done: string) => {
+    try {
+      await action();
+      setMessage({ ok: true, text: done });
+    } catch (e) {
+      setMessage({ ok: false, text: e instanceof Error ? e.message : String(e) });
+    }
+    await reload();
+  };
+
+  return (
+    <div className="models">
+      {message && <p role={message.ok ? "status" : "alert"} className={message.ok ? "ok" : "error"}>{message.text}</p>}
+      <table className="table" aria-label="Models">
+        <thead>
+          <tr>
+            <th scope="col">Model</th>
+            <th scope="col">Version</th>
+            <th scope="col">Status</th>
+            <th scope="col">Description</th>
+            <th scope="col">Uploaded</th>
+            <th scope="col">Size</th>
+            <th scope="col">Actions</th>
+          </tr>
+        </thead>
+        {[...groups.entries()].map(([name, versions]) => (
+          <tbody key={name}>
+            {[...versions].sort((a, b) => b.version - a.version).map((m, i) => (
+              <tr key={m.id} data-model={m.id}>
+                <td>{i === 0 ? <strong>{name}</strong> : ""}</td>
+                <td>v{m.version}</td>
+                <td><span className={`status model-${m.status}`}>{m.status}</span></td>
+                <td>{m.description ?? ""}</td>
+                <td>{formatTime(m.uploaded_at)} by {m.uploaded_by}</td>
+                <td>{formatBytes(m.file_size)}</td>
+                <td className="actions">
+                  {m.status !== "active" && m.status !== "archived" && (
+                    <button onClick={() => act(() => api.activate(m.id), `${m.model_name} v${m.version} is now the active ${m.model_type} model`)}
+                      aria-label={`Activate ${m.model_name} v${m.version}`}>Activate</button>
+                  )}
+                  {m.status !== "archived" && (
+                    <button onClick={() => act(() => api.removeModel(m.id, false), `${m.model_name} v${m.version} archived`)}
+                      aria-label={`Archive ${m.model_name} v${m.version}`}>Archive</button>
+                  )}
+                  <button className="danger" aria-label={`Delete ${m.model_name} v${m.version}`} onClick={() => {
+                    if (window.confirm(`Delete ${m.model_name} v${m.version} and its file? Runs keep their history.`)) {
+                      void act(() => api.removeModel(m.id, true), `${m.model_name} v${m.version} deleted`);
+                    }
+                  }}>Delete</button>
+                </td>
+              </tr>
+            ))}
+          </tbody>
+        ))}
+      </table>
+    </div>
+  );
+}
