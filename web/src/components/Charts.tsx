@@ -26,20 +26,20 @@ export function series(jobs: Job[], measure: (job: Job) => number | null): Recor
 
 const tick = (t: number) => new Date(t).toLocaleTimeString();
 
-function Trend({ title, data, unit }: { title: string; data: Record<string, Point[]>; unit: string }) {
-  const empty = Object.values(data).every((p) => p.length === 0);
+function Trend({ title, data, unit, types = MODEL_TYPES }: { title: string; data: Record<string, Point[]>; unit: string; types?: readonly string[] }) {
+  const empty = types.every((type) => (data[type] ?? []).length === 0);
   return (
-    <figure className="card chart">
+    <figure className="card chart" aria-label={title}>
       <figcaption>{title}</figcaption>
       {empty ? <p className="muted">No runs to chart yet.</p> : (
-        <ResponsiveContainer width="100%" height={240}>
+        <ResponsiveContainer width="100%" height={200}>
           <LineChart margin={{ left: 10, right: 10 }}>
             <CartesianGrid strokeDasharray="3 3" />
             <XAxis dataKey="t" type="number" domain={["dataMin", "dataMax"]} tickFormatter={tick} scale="time" />
             <YAxis dataKey="value" unit={unit} width={80} />
             <Tooltip labelFormatter={(t) => new Date(Number(t)).toLocaleString()} />
             <Legend />
-            {MODEL_TYPES.map((type) => (
+            {types.map((type) => (
               <Line key={type} data={data[type]} dataKey="value" name={type} stroke={COLOURS[type]} dot isAnimationActive={false} />
             ))}
           </LineChart>
@@ -55,11 +55,14 @@ export function Charts({ jobsTick }: { jobsTick: number }) {
   useEffect(() => {
     api.jobs({ limit: 500 }).then((r) => setJobs(r.jobs), (e: Error) => setError(e.message));
   }, [jobsTick]);
-  const finished = jobs.filter((j) => j.status === "success");
+  const objectives = series(jobs.filter((j) => j.status === "success"), (j) => j.objective_value);
   return (
     <div className="charts">
       {error && <p role="alert" className="error">{error}</p>}
-      <Trend title="Objective value over time (successful runs)" data={series(finished, (j) => j.objective_value)} unit="" />
+      {/* one chart per type: their objectives differ by orders of magnitude */}
+      {MODEL_TYPES.map((type) => (
+        <Trend key={type} title={`${type} objective value over time`} data={objectives} unit="" types={[type]} />
+      ))}
       <Trend title="Run duration per type" data={series(jobs, (j) => (j.duration_ms === null ? null : j.duration_ms / 1000))} unit=" s" />
     </div>
   );

@@ -1,13 +1,20 @@
 // Every model version, grouped by name: activate one (roll back), archive, delete.
-import { useState } from "react";
+import { useEffect, useState } from "react";
 import { api } from "../lib/api";
 import { formatBytes, formatTime } from "../lib/format";
 import type { Model } from "../lib/types";
 
 export function ModelsTable({ models, reload }: { models: Model[]; reload: () => Promise<void> }) {
   const [message, setMessage] = useState<{ ok: boolean; text: string } | null>(null);
+  const [showArchived, setShowArchived] = useState(false);
+  const [archived, setArchived] = useState<Model[]>([]);
+  const [archivedTick, setArchivedTick] = useState(0);
+  useEffect(() => {
+    if (showArchived) api.models("archived").then((r) => setArchived(r.models), () => setArchived([]));
+  }, [showArchived, models, archivedTick]);
+
   const groups = new Map<string, Model[]>();
-  for (const model of models) {
+  for (const model of showArchived ? [...models, ...archived] : models) {
     const key = `${model.model_type} · ${model.model_name}`;
     groups.set(key, [...(groups.get(key) ?? []), model]);
   }
@@ -20,10 +27,16 @@ export function ModelsTable({ models, reload }: { models: Model[]; reload: () =>
       setMessage({ ok: false, text: e instanceof Error ? e.message : String(e) });
     }
     await reload();
+    setArchivedTick((t) => t + 1);
   };
 
   return (
     <div className="models">
+      <div className="toolbar">
+        <label>
+          <input type="checkbox" checked={showArchived} onChange={(e) => setShowArchived(e.target.checked)} /> Show archived
+        </label>
+      </div>
       {message && <p role={message.ok ? "status" : "alert"} className={message.ok ? "ok" : "error"}>{message.text}</p>}
       <table className="table" aria-label="Models">
         <thead>

@@ -34,7 +34,8 @@ const json = (body: unknown): RequestInit => ({ method: "POST", body: JSON.strin
 
 export const api = {
   session: () => request<{ signedIn: boolean; name: string | null; role: string | null }>("/api/auth/session"),
-  models: () => request<{ models: Model[]; counts: Record<string, number> }>(`${base}/models`),
+  models: (status?: string) =>
+    request<{ models: Model[]; counts: Record<string, number> }>(`${base}/models${status ? `?status=${status}` : ""}`),
   activate: (id: number) => request<{ message: string }>(`${base}/models/${id}/activate`, { method: "POST" }),
   removeModel: (id: number, hard: boolean) =>
     request<{ status: string }>(`${base}/models?id=${id}${hard ? "&hard=true" : ""}`, { method: "DELETE" }),
