@@ -95,7 +95,10 @@ function Workspace({ me }: { me: Me }) {
       socket.off("connect", onConnect);
     };
   }, [socket, store, bumpJobs]);
-  useEffect(() => () => void socket.disconnect(), [socket]);
+  useEffect(() => {
+    socket.connect();
+    return () => void socket.disconnect();
+  }, [socket]);
 
   const onStarted = useCallback(
     (jobId: string, modelType: string) => {

@@ -79,7 +79,9 @@ describe("LogStore", () => {
     const store = new LogStore(fetchAfter, 100);
     store.track("job-a");
     for (let seq = 1; seq <= 1000; seq++) store.receive(line(seq));
-    expect(store.lines.length).toBeLessThanOrEqual(100);
+    expect(store.lines.length).toBeGreaterThanOrEqual(100);
+    expect(store.lines.length).toBeLessThanOrEqual(110);
+    expect(store.lines.map((l) => l.seq)).toEqual(Array.from({ length: store.lines.length }, (_, i) => 1001 - store.lines.length + i));
     expect(store.lines.at(-1)?.seq).toBe(1000);
     store.clear();
     store.receive(line(1001));

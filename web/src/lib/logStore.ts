@@ -4,8 +4,8 @@
 // stores a line before it broadcasts it, so whenever a live line skips ahead of the last seq we hold
 // for its job (first sight of a job, a dropped socket, a reconnect), the missing ones are already
 // stored: we park the live line, fetch after our last seq, and then let the parked lines through.
-// The display keeps at most `maxLines` (oldest dropped first); the per-job cursor survives both
-// that trimming and Clear, so dropped lines never come back and never count as holes.
+// The display keeps the last `maxLines` lines, up to 10% more before it drops the oldest; the
+// per-job cursor survives that trimming and Clear, so dropped lines never come back or count as holes.
 import type { LogLine, StoredLog } from "./types";
 
 export interface PanelLine extends LogLine {
@@ -128,9 +128,9 @@ export class LogStore {
   private append(cursor: JobCursor, line: LogLine): void {
     this.lines.push({ ...line, key: this.nextKey++ });
     cursor.last = line.seq;
-    if (this.lines.length > this.maxLines) {
-      // Drop a slice at once so trimming is rare, not once per line.
-      this.lines.splice(0, this.lines.length - this.maxLines + Math.ceil(this.maxLines / 10));
+    if (this.lines.length > this.maxLines + Math.ceil(this.maxLines / 10)) {
+      // Let it run 10% over, then drop back to maxLines at once, so trimming is rare, not once per line.
+      this.lines.splice(0, this.lines.length - this.maxLines);
     }
   }
 

@@ -27,6 +27,7 @@ export function connect(): Socket {
   return io({
     path: "/socket.io",
     withCredentials: true,
+    autoConnect: false, // the workspace connects on mount and disconnects on unmount
     reconnectionDelay: 300,
     reconnectionDelayMax: 2000,
   });
