@@ -87,6 +87,7 @@ async def test_history_opens_a_run_with_its_paged_log_results_config_and_prefect
     await dialog.get_by_role("button", name="Next lines").click()
     await expect(run_log.locator("[data-seq]").last).to_have_attribute("data-seq", str(printer_job["last_seq"]))
     await expect(dialog.get_by_role("button", name="Next lines")).to_be_disabled()
+    await page.screenshot(path=ARTIFACTS / "sandbox-run-detail.png")
     await dialog.get_by_role("button", name="Close").click()
 
     await history.get_by_role("checkbox", name=f"Select {so['jobId']}").check()
