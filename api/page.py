@@ -27,6 +27,18 @@ NOT_BUILT = (
 )
 
 
+INVALID_LINK = (
+    "<!doctype html><title>optbox: sign-in link refused</title><h1>optbox</h1>"
+    "<p>This sign-in link's token is invalid or revoked.</p>"
+    "<p><a href='/sandbox'>Sign in</a> with a current key, or use the link <code>make run</code> printed.</p>"
+)
+
+
+def invalid_link_response() -> HTMLResponse:
+    """What a browser gets for a stale sign-in link: a page that says so (API clients get JSON)."""
+    return HTMLResponse(INVALID_LINK, status_code=401, headers={"Content-Security-Policy": PAGE_POLICY})
+
+
 def page_response(web_dir: Path) -> FileResponse | HTMLResponse:
     index = web_dir / "index.html"
     if not index.is_file():

@@ -12,7 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from api.auth import LOCAL_ADMIN, Admin, Role, Viewer, identify, presented_token
 from api.deps import FacadeDep, IdPath, SessionDep
 from api.errors import ApiError
-from api.page import page_response
+from api.page import invalid_link_response, page_response
 from api.realtime import SESSION_COOKIE
 from storage import audit, keys
 
@@ -92,6 +92,8 @@ async def sandbox(request: Request, facade: FacadeDep, token: str | None = None)
     """Sign in by link (as Jupyter does): a valid token becomes an HttpOnly cookie, then the URL loses it."""
     if token is not None:
         if await identify(facade, token) is None:
+            if "text/html" in request.headers.get("accept", ""):
+                return invalid_link_response()
             raise ApiError(401, "this sign-in link's token is invalid or revoked")
         response = RedirectResponse("/sandbox", status_code=303)
         response.set_cookie(SESSION_COOKIE, token, httponly=True, samesite="strict", secure=request.url.scheme == "https", path="/")

@@ -35,3 +35,12 @@ async def test_sign_in_link_of_a_viewer_shows_runs_but_refuses_to_start_one(anon
     await page.get_by_role("button", name="Run SO").click()
     await expect(page.get_by_role("group", name="SO controls").get_by_role("alert")).to_have_text(
         "role viewer may not do this; it needs operator")
+
+
+async def test_stale_sign_in_link_says_so_and_leads_to_the_form(anonymous_page):
+    page = anonymous_page
+    response = await page.goto("/sandbox?token=revoked-or-mistyped")
+    assert response.status == 401
+    await expect(page.get_by_text("This sign-in link's token is invalid or revoked.")).to_be_visible()
+    await page.get_by_role("link", name="Sign in").click()
+    await expect(page.get_by_label("API key")).to_be_visible()
