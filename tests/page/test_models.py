@@ -36,6 +36,11 @@ async def test_models_tab_activates_an_older_version_archives_and_deletes(signed
     await expect(models.get_by_role("row").filter(has_text="version 2")).to_have_count(0)
     names = {(m["model_name"], m["version"]) for m in api.get("/api/optimization/models").json()["models"]}
     assert (name, 1) in names and (name, 2) not in names
+
+    # archiving the active version leaves SO without one: Run SO says why it is disabled
+    await models.get_by_role("button", name=f"Archive {name} v1").click()
+    await expect(page.get_by_role("button", name="Run SO")).to_be_disabled()
+    await expect(signed_in.control("SO")).to_contain_text("Run is disabled: no active SO model")
     assert signed_in.console_errors == []
 
 

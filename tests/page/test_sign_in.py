@@ -26,15 +26,16 @@ async def test_page_without_a_session_asks_for_the_key_and_the_form_signs_in(ano
     assert errors == []
 
 
-async def test_sign_in_link_of_a_viewer_shows_runs_but_refuses_to_start_one(anonymous_page, api):
+async def test_sign_in_link_of_a_viewer_shows_runs_but_says_why_it_may_not_start_one(anonymous_page, api):
     key = api.post("/api/auth/keys", json={"name": "page-viewer", "role": "viewer"}).json()["key"]
     page = anonymous_page
     await page.goto(f"/sandbox?token={key}")
     await expect(page.get_by_text("page-viewer (viewer)")).to_be_visible()
     await expect(page.get_by_role("status", name="Connection: Live")).to_be_visible()
-    await page.get_by_role("button", name="Run SO").click()
-    await expect(page.get_by_role("group", name="SO controls").get_by_role("alert")).to_have_text(
-        "role viewer may not do this; it needs operator")
+    await expect(page.get_by_role("button", name="Run SO")).to_be_disabled()
+    await expect(page.get_by_role("group", name="SO controls")).to_contain_text("your key's role (viewer) may not start runs")
+    await expect(page.get_by_role("button", name="Upload")).to_be_disabled()
+    await expect(page.get_by_role("table", name="Run history")).to_be_visible()
 
 
 async def test_stale_sign_in_link_says_so_and_leads_to_the_form(anonymous_page):

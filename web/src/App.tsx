@@ -119,8 +119,8 @@ function Workspace({ me }: { me: Me }) {
       <main>
         <div className="top">
           <div className="left">
-            <UploadCard onUploaded={reloadModels} />
-            <ControlPanel models={models} jobsTick={jobsTick} lastEvent={lastEvent} onStarted={onStarted} onOpen={setOpenJob} />
+            <UploadCard onUploaded={reloadModels} role={me.role} />
+            <ControlPanel role={me.role} models={models} jobsTick={jobsTick} lastEvent={lastEvent} onStarted={onStarted} onOpen={setOpenJob} />
           </div>
           <LogPanel store={store} socket={socket} />
         </div>
@@ -137,7 +137,7 @@ function Workspace({ me }: { me: Me }) {
           </div>
           <div role="tabpanel" id={`panel-${tab}`} aria-labelledby={`tab-${tab}`}>
             {tab === "History" && <History jobsTick={jobsTick} onOpen={setOpenJob} />}
-            {tab === "Models" && <ModelsTable models={models} reload={reloadModels} />}
+            {tab === "Models" && <ModelsTable models={models} reload={reloadModels} role={me.role} />}
             {tab === "Charts" && <Charts jobsTick={jobsTick} />}
           </div>
         </section>

@@ -3,9 +3,10 @@ import { useEffect, useState } from "react";
 import { api } from "../lib/api";
 import { formatDuration, formatTime } from "../lib/format";
 import type { JobEvent } from "../lib/realtime";
-import { isActive, MODEL_TYPES, type Job, type Model, type ModelType } from "../lib/types";
+import { isActive, mayOperate, MODEL_TYPES, type Job, type Model, type ModelType } from "../lib/types";
 
 interface Props {
+  role: string;
   models: Model[];
   jobsTick: number;
   lastEvent: JobEvent | null;
@@ -26,7 +27,14 @@ export function parseConfig(text: string): Record<string, unknown> | undefined {
   return value as Record<string, unknown>;
 }
 
-export function ControlPanel({ models, jobsTick, lastEvent, onStarted, onOpen }: Props) {
+/** Why Run is disabled for a type, or null when it is not. */
+export function runBlockedBecause(type: string, role: string, active: Model | undefined): string | null {
+  if (!mayOperate(role)) return `Run is disabled: your key's role (${role}) may not start runs; operators and admins may.`;
+  if (!active) return `Run is disabled: no active ${type} model. Upload one or activate a version.`;
+  return null;
+}
+
+export function ControlPanel({ role, models, jobsTick, lastEvent, onStarted, onOpen }: Props) {
   const [latest, setLatest] = useState<Partial<Record<ModelType, Job>>>({});
   const [errors, setErrors] = useState<Partial<Record<ModelType, string>>>({});
   const [configText, setConfigText] = useState("");
@@ -85,23 +93,24 @@ export function ControlPanel({ models, jobsTick, lastEvent, onStarted, onOpen }:
         const job = latest[type];
         const status = job?.status ?? "idle";
         const reasonId = `run-${type}-reason`;
+        const blocked = runBlockedBecause(type, role, active);
         return (
           <div className="control-row" key={type} data-type={type} aria-label={`${type} controls`} role="group">
             <div className="control-head">
               <strong>{type}</strong>
               <span className="model-name">{active ? `${active.model_name} v${active.version}` : "no active model"}</span>
-              <button onClick={() => run(type)} disabled={!active} aria-describedby={active ? undefined : reasonId}>
+              <button onClick={() => run(type)} disabled={blocked !== null} aria-describedby={blocked ? reasonId : undefined}>
                 Run {type}
               </button>
-              {job && isActive(job.status) && (
+              {job && isActive(job.status) && mayOperate(role) && (
                 <button className="danger" onClick={() => cancel(type, job.job_id)} aria-label={`Cancel ${type} run`}>
                   Cancel
                 </button>
               )}
             </div>
-            {!active && (
+            {blocked && (
               <p id={reasonId} className="muted small">
-                Run is disabled: no active {type} model. Upload one or activate a version.
+                {blocked}
               </p>
             )}
             <div className="control-status">

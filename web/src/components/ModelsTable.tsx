@@ -2,9 +2,10 @@
 import { useEffect, useState } from "react";
 import { api } from "../lib/api";
 import { formatBytes, formatTime } from "../lib/format";
-import type { Model } from "../lib/types";
+import { mayAdminister, type Model } from "../lib/types";
 
-export function ModelsTable({ models, reload }: { models: Model[]; reload: () => Promise<void> }) {
+export function ModelsTable({ models, reload, role = "admin" }: { models: Model[]; reload: () => Promise<void>; role?: string }) {
+  const admin = mayAdminister(role);
   const [message, setMessage] = useState<{ ok: boolean; text: string } | null>(null);
   const [showArchived, setShowArchived] = useState(false);
   const [archived, setArchived] = useState<Model[]>([]);
@@ -61,19 +62,20 @@ export function ModelsTable({ models, reload }: { models: Model[]; reload: () =>
                 <td>{formatTime(m.uploaded_at)} by {m.uploaded_by}</td>
                 <td>{formatBytes(m.file_size)}</td>
                 <td className="actions">
-                  {m.status !== "active" && m.status !== "archived" && (
+                  {!admin && <span className="muted small">admins only</span>}
+                  {admin && m.status !== "active" && m.status !== "archived" && (
                     <button onClick={() => act(() => api.activate(m.id), `${m.model_name} v${m.version} is now the active ${m.model_type} model`)}
                       aria-label={`Activate ${m.model_name} v${m.version}`}>Activate</button>
                   )}
-                  {m.status !== "archived" && (
+                  {admin && m.status !== "archived" && (
                     <button onClick={() => act(() => api.removeModel(m.id, false), `${m.model_name} v${m.version} archived`)}
                       aria-label={`Archive ${m.model_name} v${m.version}`}>Archive</button>
                   )}
-                  <button className="danger" aria-label={`Delete ${m.model_name} v${m.version}`} onClick={() => {
+                  {admin && <button className="danger" aria-label={`Delete ${m.model_name} v${m.version}`} onClick={() => {
                     if (window.confirm(`Delete ${m.model_name} v${m.version} and its file? Runs keep their history.`)) {
                       void act(() => api.removeModel(m.id, true), `${m.model_name} v${m.version} deleted`);
                     }
-                  }}>Delete</button>
+                  }}>Delete</button>}
                 </td>
               </tr>
             ))}

@@ -2,9 +2,10 @@
 // its message is shown as it is (a syntax error names the line).
 import { useRef, useState, type DragEvent, type FormEvent } from "react";
 import { uploadModel } from "../lib/api";
-import { MODEL_TYPES } from "../lib/types";
+import { mayOperate, MODEL_TYPES } from "../lib/types";
 
-export function UploadCard({ onUploaded }: { onUploaded: () => void }) {
+export function UploadCard({ onUploaded, role = "admin" }: { onUploaded: () => void; role?: string }) {
+  const allowed = mayOperate(role);
   const [file, setFile] = useState<File | null>(null);
   const [modelType, setModelType] = useState<string>("DMO");
   const [description, setDescription] = useState("");
@@ -71,9 +72,17 @@ export function UploadCard({ onUploaded }: { onUploaded: () => void }) {
           <input id="model-description" value={description} maxLength={500} onChange={(e) => setDescription(e.target.value)} />
         </div>
         <div className="row">
-          <button type="submit" disabled={progress !== null && progress < 1 && result === null}>Upload</button>
+          <button
+            type="submit" aria-describedby={allowed ? undefined : "upload-reason"}
+            disabled={!allowed || (progress !== null && progress < 1 && result === null)}
+          >
+            Upload
+          </button>
           <progress aria-label="Upload progress" max={1} value={progress ?? 0} />
         </div>
+        {!allowed && (
+          <p id="upload-reason" className="muted small">Upload is disabled: your key's role ({role}) may not upload; operators and admins may.</p>
+        )}
         {result && (
           <p role={result.ok ? "status" : "alert"} className={result.ok ? "ok" : "error"} data-testid="upload-message">
             {result.message}

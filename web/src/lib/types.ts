@@ -80,3 +80,8 @@ export interface Notification {
 
 export const ACTIVE_STATUSES = new Set(["pending", "queued", "running"]);
 export const isActive = (status: string | undefined) => !!status && ACTIVE_STATUSES.has(status);
+
+/** What a role may do (the server decides; the page only explains before you click). */
+const RANK: Record<string, number> = { viewer: 0, operator: 1, admin: 2 };
+export const mayOperate = (role: string) => (RANK[role] ?? -1) >= 1;
+export const mayAdminister = (role: string) => (RANK[role] ?? -1) >= 2;
