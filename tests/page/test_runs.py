@@ -52,7 +52,26 @@ async def test_cancel_stops_a_running_model(signed_in, api, keep_active_models):
     await expect(signed_in.control("DMO")).to_contain_text("page_endless")
     await page.get_by_role("button", name="Run DMO").click()
     # endless.py never ends by itself: its lines on screen came while it ran
-    await expect(page.get_by_role("log", name="Live log").get_by_text(re.compile(r"^tick \d+$")).first).to_be_visible()
+    panel = page.get_by_role("log", name="Live log")
+    await expect(panel.get_by_text(re.compile(r"^tick \d+$")).first).to_be_visible()
+
+    # scrolling up pauses auto-scroll while lines keep coming; Resume follows the end again
+    await page.wait_for_function("el => el.scrollHeight > 2 * el.clientHeight", arg=await panel.element_handle())
+    await panel.evaluate("el => { el.scrollTop = 0; }")
+    await expect(page.get_by_text("auto-scroll paused")).to_be_visible()
+    at_top = await panel.evaluate("el => new Promise(done => setTimeout(() => done(el.scrollTop), 500))")
+    assert at_top == 0
+    await page.get_by_role("button", name="Resume auto-scroll").click()
+    await expect(page.get_by_text("following")).to_be_visible()
+    await page.wait_for_function("el => el.scrollHeight - el.scrollTop - el.clientHeight < 30", arg=await panel.element_handle())
+    # filters and Clear
+    await page.get_by_label("Level").select_option("ERROR")
+    await expect(page.get_by_test_id("line-count")).to_have_text("0 lines")
+    await page.get_by_label("Level").select_option("")
+    before = await shown_count(page)
+    await page.get_by_role("button", name="Clear").click()
+    await page.wait_for_function("before => parseInt(document.querySelector('[data-testid=line-count]').textContent) < before", arg=before)
+
     await page.get_by_role("button", name="Cancel DMO run").click()
     await expect(page.get_by_test_id("status-DMO")).to_have_text("cancelled", timeout=60_000)
     assert latest_job(api, "DMO")["status"] == "cancelled"
@@ -68,7 +87,8 @@ async def test_history_opens_a_run_with_its_paged_log_results_config_and_prefect
     page = signed_in.page
     await page.reload()
     history = page.get_by_role("table", name="Run history")
-    await history.get_by_role("button", name=so["jobId"]).click()
+    await history.get_by_role("button", name=so["jobId"]).focus()  # by keyboard: Enter opens, Escape closes
+    await page.keyboard.press("Enter")
     dialog = page.get_by_role("dialog")
     await expect(dialog.get_by_test_id("detail-status")).to_have_text("success")
     await expect(dialog.get_by_label("Run config")).to_contain_text('"capacity_mwh": 120')
@@ -76,8 +96,10 @@ async def test_history_opens_a_run_with_its_paged_log_results_config_and_prefect
     async with page.expect_download() as download:
         await dialog.get_by_role("link", name="so_schedule.csv").click()
     assert (await download.value).suggested_filename == "so_schedule.csv"
+    await dialog.focus()
     await page.keyboard.press("Escape")
     await expect(dialog).to_be_hidden()
+    await expect(history.get_by_role("button", name=so["jobId"])).to_be_focused()
 
     await history.get_by_role("button", name=printer["jobId"]).click()
     run_log = dialog.get_by_role("log", name="Run log")
@@ -97,7 +119,9 @@ async def test_history_opens_a_run_with_its_paged_log_results_config_and_prefect
     await expect(comparison).to_contain_text(so["jobId"])
     await expect(comparison).to_contain_text(printer["jobId"])
     await page.get_by_role("tab", name="Charts").click()
-    await expect(page.locator(".recharts-line-curve").first).to_be_visible()
+    objective = page.get_by_role("figure", name="SO objective value over time")
+    await expect(objective.locator(".recharts-line-dot").first).to_be_visible()
+    await expect(page.get_by_role("figure", name="Run duration per type").locator(".recharts-line-dot").first).to_be_visible()
     await page.screenshot(path=ARTIFACTS / "sandbox-charts.png", full_page=True)
     assert signed_in.console_errors == []
 
@@ -127,6 +151,10 @@ async def test_log_has_every_line_exactly_once_across_a_facade_restart(signed_in
     await page.get_by_label("Job", exact=True).select_option(job_id)
     await expect(page.get_by_test_id("line-count")).to_have_text(f"{len(stored)} lines")
     assert await shown_seqs(page) == stored
+
+
+async def shown_count(page) -> int:
+    return int((await page.get_by_test_id("line-count").inner_text()).split()[0])
 
 
 async def wait_for_value(probe, timeout: float = 30):

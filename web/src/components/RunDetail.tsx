@@ -28,6 +28,11 @@ export function RunDetail({ jobId, jobsTick, onClose, onStarted }: Props) {
   useEffect(() => {
     api.logs(jobId, after, LOG_PAGE).then(setPage, (e: Error) => setError(e.message));
   }, [jobId, after, jobsTick]);
+  // Keyboard users land back where they opened the run.
+  useEffect(() => {
+    const opener = document.activeElement as HTMLElement | null;
+    return () => opener?.focus();
+  }, []);
   useEffect(() => {
     setCursors([0]);
     dialog.current?.focus();
