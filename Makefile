@@ -18,12 +18,22 @@ $(VENV)/.synced: pyproject.toml uv.lock | $(UV)
 	$(UV) sync --frozen --python $(PYTHON)
 	touch $@
 
-install: $(VENV)/.synced
+# The sandbox page (web/): npm ci when the lockfile changes, a build when a source does.
+WEB_SOURCES := $(shell find web/src -type f) web/index.html web/vite.config.ts web/tsconfig.json web/package.json
+
+web/node_modules/.package-lock.json: web/package-lock.json
+	cd web && npm ci --no-audit --no-fund
+
+web/dist/index.html: web/node_modules/.package-lock.json $(WEB_SOURCES)
+	cd web && npm run build
+
+install: $(VENV)/.synced web/dist/index.html
 
 run: install
 	$(VENV)/bin/optbox up
 
 test: install
+	cd web && npm test
 	$(VENV)/bin/pytest $(PYTEST_ARGS)
 
 lint: install

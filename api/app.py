@@ -22,6 +22,7 @@ from api.context import Facade
 from api.errors import install_error_handlers
 from api.mirror import Mirror
 from api.orchestrator import Orchestrator
+from api.page import mount_assets
 from api.realtime import Realtime
 from api.routes import activity, auth, datasources, health, internal, models, runs
 from optbox.settings import Settings, get_settings
@@ -92,6 +93,8 @@ def create_app(settings: Settings | None = None) -> socketio.ASGIApp:
 
     for router in (models.router, runs.router, datasources.router, activity.router, health.router, internal.router, auth.router):
         app.include_router(router)
+
+    mount_assets(app, settings.resolved_web_dir)
 
     @app.get("/", include_in_schema=False)
     async def root() -> RedirectResponse:

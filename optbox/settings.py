@@ -77,6 +77,13 @@ class Settings(BaseSettings):
         return RunLimits(timeout_s=self.run_timeout_s, memory_mb=self.run_memory_mb, max_procs=self.run_max_procs,
                          max_log_mb=self.run_max_log_mb, network=self.run_network)
 
+    # --- the sandbox page (web/) ---
+    web_dir: Path = Field(PROJECT_DIR / "web" / "dist", description="The built front end served at /sandbox (make install builds it).")
+
+    @property
+    def resolved_web_dir(self) -> Path:
+        return self.web_dir.expanduser().resolve()
+
     @property
     def resolved_data_dir(self) -> Path:
         return self.data_dir.expanduser().resolve()

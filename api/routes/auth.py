@@ -6,12 +6,13 @@ from datetime import datetime
 from typing import Literal
 
 from fastapi import APIRouter, Request
-from fastapi.responses import HTMLResponse, RedirectResponse
+from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse
 from pydantic import BaseModel, ConfigDict, Field
 
-from api.auth import Admin, Viewer, identify
+from api.auth import LOCAL_ADMIN, Admin, Role, Viewer, identify, presented_token
 from api.deps import FacadeDep, IdPath, SessionDep
 from api.errors import ApiError
+from api.page import invalid_link_response, page_response
 from api.realtime import SESSION_COOKIE
 from storage import audit, keys
 
@@ -67,13 +68,34 @@ async def me(who: Viewer) -> dict:
     return {"success": True, "name": who.name, "role": who.role.value}
 
 
+class SessionOut(BaseModel):
+    signedIn: bool
+    name: str | None = None
+    role: str | None = None
+
+
+@router.get("/api/auth/session", response_model=SessionOut)
+async def session_state(request: Request, facade: FacadeDep) -> SessionOut:
+    """Whether the caller is signed in, answered without a 401 so the page can choose between
+    its sign-in form and the workspace without logging a failed request."""
+    if facade.settings.auth == "off":
+        return SessionOut(signedIn=True, name=LOCAL_ADMIN.name, role=LOCAL_ADMIN.role.value)
+    token = presented_token(request.headers.get("authorization"), request.cookies.get(SESSION_COOKIE))
+    identity = await identify(facade, token)
+    if identity is None or identity.role == Role.worker:
+        return SessionOut(signedIn=False)
+    return SessionOut(signedIn=True, name=identity.name, role=identity.role.value)
+
+
 @router.get("/sandbox", include_in_schema=False, response_model=None)
-async def sandbox(request: Request, facade: FacadeDep, token: str | None = None) -> HTMLResponse | RedirectResponse:
+async def sandbox(request: Request, facade: FacadeDep, token: str | None = None) -> FileResponse | HTMLResponse | RedirectResponse:
     """Sign in by link (as Jupyter does): a valid token becomes an HttpOnly cookie, then the URL loses it."""
     if token is not None:
         if await identify(facade, token) is None:
+            if "text/html" in request.headers.get("accept", ""):
+                return invalid_link_response()
             raise ApiError(401, "this sign-in link's token is invalid or revoked")
         response = RedirectResponse("/sandbox", status_code=303)
         response.set_cookie(SESSION_COOKIE, token, httponly=True, samesite="strict", secure=request.url.scheme == "https", path="/")
         return response
-    return HTMLResponse("<!doctype html><title>optbox</title><h1>optbox</h1><p>API: <a href='/docs'>/docs</a></p>")
+    return page_response(facade.settings.resolved_web_dir)

@@ -39,6 +39,7 @@ ROLE = {
     ("GET", "/api/auth/keys"): "admin",
     ("DELETE", "/api/auth/keys/{key_id}"): "admin",
     ("GET", "/api/auth/me"): "viewer",
+    ("GET", "/api/auth/session"): None,
     ("POST", "/api/internal/runs/claim"): "worker",
     ("POST", "/api/internal/jobs/{job_id}/logs"): "worker",
     ("POST", "/api/internal/jobs/{job_id}/artifacts"): "worker",

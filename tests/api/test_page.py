@@ -1,0 +1,32 @@
+"""The sandbox page as the API serves it: the built front end, its assets without a key, and the
+session probe the page starts with."""
+
+from __future__ import annotations
+
+import re
+
+import httpx
+
+from tests.stack import ADMIN_TOKEN
+
+
+def test_root_redirects_to_the_page_and_the_page_is_the_built_front_end(stack):
+    with httpx.Client(base_url=stack.api_url) as browser:
+        landed = browser.get("/", follow_redirects=True)
+        assert landed.status_code == 200 and str(landed.url).endswith("/sandbox")
+        assert '<div id="root"></div>' in landed.text
+        assert "default-src 'self'" in landed.headers["content-security-policy"]
+        script = re.search(r'src="(/sandbox/assets/[^"]+\.js)"', landed.text).group(1)
+        asset = browser.get(script)  # no credential: the page must load before it can sign in
+        assert asset.status_code == 200 and "javascript" in asset.headers["content-type"]
+        assert browser.get("/sandbox/assets/../../api/optimization/models").status_code in (401, 404)
+
+
+def test_session_probe_says_who_is_signed_in_without_a_401(stack):
+    with httpx.Client(base_url=stack.api_url) as browser:
+        assert browser.get("/api/auth/session").json() == {"signedIn": False, "name": None, "role": None}
+        browser.get("/sandbox", params={"token": ADMIN_TOKEN})
+        assert browser.get("/api/auth/session").json() == {"signedIn": True, "name": "admin", "role": "admin"}
+    worker = (stack.data_dir / "worker_token").read_text().strip()
+    probe = httpx.get(f"{stack.api_url}/api/auth/session", headers={"Authorization": f"Bearer {worker}"})
+    assert probe.json()["signedIn"] is False

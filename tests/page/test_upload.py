@@ -1,0 +1,50 @@
+"""Uploading through the page: a broken model shows the server's message (with its line), a good
+one dropped on the card becomes the active model at once."""
+
+from __future__ import annotations
+
+import uuid
+
+from playwright.async_api import expect
+
+from tests.conftest import SAMPLES, upload
+from tests.stack import PROJECT_DIR
+
+PRINTER = (PROJECT_DIR / "tests" / "models" / "printer.py").read_text()
+
+
+async def drop_file(page, name: str, text: str) -> None:
+    """Drop a file on the upload card, as dragging it from the desktop does."""
+    transfer = await page.evaluate_handle(
+        "([name, text]) => { const t = new DataTransfer(); t.items.add(new File([text], name, {type: 'text/x-python'})); return t; }",
+        [name, text])
+    await page.locator(".dropzone").dispatch_event("drop", {"dataTransfer": transfer})
+
+
+async def test_broken_model_shows_the_servers_message_with_its_line(signed_in, api):
+    page = signed_in.page
+    said = upload(api, "broken_syntax.py", (SAMPLES / "broken_syntax.py").read_bytes(), "SO").json()["error"]
+    assert "line 4" in said  # `def main(:`
+    await page.get_by_label("Model file (.py)").set_input_files(SAMPLES / "broken_syntax.py")
+    await page.get_by_label("Model type").select_option("SO")
+    await page.get_by_label("Description").fill("does not compile")
+    await page.get_by_role("button", name="Upload").click()
+    await expect(page.get_by_test_id("upload-message")).to_have_text(said)
+    await expect(page.get_by_test_id("upload-message")).to_have_attribute("role", "alert")
+    assert signed_in.errors_besides(422) == []
+
+
+async def test_good_model_dropped_on_the_card_becomes_active_with_its_version(signed_in, api, keep_active_models):
+    page = signed_in.page
+    name = f"page_upload_{uuid.uuid4().hex[:8]}"
+    await drop_file(page, f"{name}.py", PRINTER)
+    await page.get_by_label("Model type").select_option("RMO")
+    await page.get_by_label("Description").fill("dropped on the card")
+    await page.get_by_role("button", name="Upload").click()
+    await expect(page.get_by_test_id("upload-message")).to_have_text(f"{name} v1 uploaded and active")
+    await expect(page.get_by_role("progressbar", name="Upload progress")).to_have_attribute("value", "1")
+    await expect(signed_in.control("RMO")).to_contain_text(f"{name} v1")
+    await page.get_by_role("tab", name="Models").click()
+    row = page.get_by_role("table", name="Models").get_by_role("row").filter(has_text="dropped on the card")
+    await expect(row).to_contain_text("active")
+    assert signed_in.console_errors == []

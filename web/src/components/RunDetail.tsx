@@ -1,0 +1,121 @@
+// One run: its facts, its whole log page by page, its result files, its config, and the same run in Prefect's UI.
+import { useEffect, useRef, useState } from "react";
+import { api } from "../lib/api";
+import { formatBytes, formatDuration, formatNumber, formatTime, levelClass } from "../lib/format";
+import { isActive, type JobDetail, type StoredLog } from "../lib/types";
+
+const LOG_PAGE = 200;
+
+interface Props {
+  jobId: string;
+  jobsTick: number;
+  onClose: () => void;
+  onStarted: (jobId: string, modelType: string) => void;
+}
+
+export function RunDetail({ jobId, jobsTick, onClose, onStarted }: Props) {
+  const [job, setJob] = useState<JobDetail | null>(null);
+  const [error, setError] = useState<string | null>(null);
+  // after_seq of each page visited, so Previous goes back exactly
+  const [cursors, setCursors] = useState<number[]>([0]);
+  const [page, setPage] = useState<{ logs: StoredLog[]; nextAfterSeq: number; hasMore: boolean } | null>(null);
+  const dialog = useRef<HTMLDivElement>(null);
+  const after = cursors[cursors.length - 1];
+
+  useEffect(() => {
+    api.job(jobId).then((r) => setJob(r.job), (e: Error) => setError(e.message));
+  }, [jobId, jobsTick]);
+  useEffect(() => {
+    api.logs(jobId, after, LOG_PAGE).then(setPage, (e: Error) => setError(e.message));
+  }, [jobId, after, jobsTick]);
+  // Keyboard users land back where they opened the run.
+  useEffect(() => {
+    const opener = document.activeElement as HTMLElement | null;
+    return () => opener?.focus();
+  }, []);
+  useEffect(() => {
+    setCursors([0]);
+    dialog.current?.focus();
+  }, [jobId]);
+
+  const act = async (action: () => Promise<unknown>) => {
+    try {
+      await action();
+    } catch (e) {
+      setError(e instanceof Error ? e.message : String(e));
+    }
+  };
+
+  const base = `/api/optimization/jobs/${encodeURIComponent(jobId)}`;
+  return (
+    <div className="overlay" onClick={(e) => e.target === e.currentTarget && onClose()}>
+      <div
+        className="dialog" role="dialog" aria-modal="true" aria-labelledby="run-title" tabIndex={-1} ref={dialog}
+        onKeyDown={(e) => e.key === "Escape" && onClose()}
+      >
+        <div className="toolbar">
+          <h2 id="run-title">Run <span className="mono">{jobId}</span></h2>
+          <span className="spacer" />
+          {job && isActive(job.status) && <button className="danger" onClick={() => act(() => api.cancel(jobId))}>Cancel run</button>}
+          {job && !isActive(job.status) && (
+            <button onClick={() => act(async () => {
+              const started = await api.retry(jobId);
+              onStarted(started.jobId, job.model_type);
+            })}>Run again</button>
+          )}
+          <button onClick={onClose}>Close</button>
+        </div>
+        {error && <p role="alert" className="error">{error}</p>}
+        {job && (
+          <div className="detail-grid">
+            <dl className="facts">
+              <dt>Type</dt><dd>{job.model_type}</dd>
+              <dt>Model</dt><dd>{job.model_name} v{job.model_version}</dd>
+              <dt>Status</dt><dd><span className={`status status-${job.status}`} data-testid="detail-status">{job.status}</span> (attempt {job.attempt})</dd>
+              <dt>Trigger</dt><dd>{job.triggered_by}</dd>
+              <dt>Started</dt><dd>{formatTime(job.started_at)}</dd>
+              <dt>Duration</dt><dd>{formatDuration(job.duration_ms)}</dd>
+              <dt>Objective</dt><dd>{formatNumber(job.objective_value)}</dd>
+              {job.error_message && <><dt>Error</dt><dd className="error">{job.error_message}</dd></>}
+              <dt>Prefect</dt>
+              <dd>{job.prefect_url ? <a href={job.prefect_url} target="_blank" rel="noopener">Open in Prefect UI</a> : "—"}</dd>
+            </dl>
+            <div>
+              <h3>Results</h3>
+              {job.results.length === 0 ? <p className="muted">No result files.</p> : (
+                <ul className="results">
+                  {job.results.map((r) => (
+                    <li key={r.name}><a href={r.url} download>{r.name}</a> <span className="muted small">{formatBytes(r.size)}</span></li>
+                  ))}
+                </ul>
+              )}
+              <p><a href={`${base}/logfile`} download>Download the whole log</a></p>
+              <h3>Config</h3>
+              <pre className="config" aria-label="Run config">{JSON.stringify(job.model_config ?? {}, null, 2)}</pre>
+            </div>
+          </div>
+        )}
+        <h3>Log</h3>
+        <div className="pager">
+          <button disabled={cursors.length === 1} onClick={() => setCursors((c) => c.slice(0, -1))}>Previous lines</button>
+          <span className="small">
+            Page {cursors.length}
+            {page && page.logs.length > 0 && ` · lines ${page.logs[0].seq}–${page.logs[page.logs.length - 1].seq}`}
+            {job && ` of ${job.last_seq}`}
+          </span>
+          <button disabled={!page?.hasMore} onClick={() => page && setCursors((c) => [...c, page.nextAfterSeq])}>Next lines</button>
+        </div>
+        <div className="run-log" role="log" aria-label="Run log" aria-live="off" tabIndex={0}>
+          {page?.logs.map((l) => (
+            <div key={l.seq} className={`log-row static ${levelClass(l.level)}`} data-seq={l.seq}>
+              <span className="seq">{l.seq}</span>
+              <span className="lvl">{l.level}</span>
+              <span className="msg">{l.message}</span>
+            </div>
+          ))}
+          {page && page.logs.length === 0 && <p className="muted">No lines.</p>}
+        </div>
+      </div>
+    </div>
+  );
+}

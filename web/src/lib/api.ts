@@ -1,0 +1,86 @@
+// HTTP to the facade. The page signs in through the HttpOnly session cookie, which the browser
+// sends with every same-origin request; no key ever reaches JavaScript.
+import type { Job, JobDetail, Model, Notification, StoredLog } from "./types";
+
+export class ApiError extends Error {
+  constructor(public status: number, message: string, public details?: unknown) {
+    super(message);
+  }
+}
+
+async function errorOf(response: Response): Promise<ApiError> {
+  let message = `${response.status} ${response.statusText}`;
+  let details: unknown;
+  try {
+    const body = await response.json();
+    if (body && typeof body.error === "string") message = body.error;
+    details = body?.details;
+  } catch {
+    // not JSON: keep the status line
+  }
+  return new ApiError(response.status, message, details);
+}
+
+export async function request<T>(path: string, init: RequestInit = {}): Promise<T> {
+  const headers = new Headers(init.headers);
+  if (init.body && typeof init.body === "string") headers.set("Content-Type", "application/json");
+  const response = await fetch(path, { credentials: "same-origin", ...init, headers });
+  if (!response.ok) throw await errorOf(response);
+  return (await response.json()) as T;
+}
+
+const base = "/api/optimization";
+const json = (body: unknown): RequestInit => ({ method: "POST", body: JSON.stringify(body) });
+
+export const api = {
+  session: () => request<{ signedIn: boolean; name: string | null; role: string | null }>("/api/auth/session"),
+  models: (status?: string) =>
+    request<{ models: Model[]; counts: Record<string, number> }>(`${base}/models${status ? `?status=${status}` : ""}`),
+  activate: (id: number) => request<{ message: string }>(`${base}/models/${id}/activate`, { method: "POST" }),
+  removeModel: (id: number, hard: boolean) =>
+    request<{ status: string }>(`${base}/models?id=${id}${hard ? "&hard=true" : ""}`, { method: "DELETE" }),
+  execute: (modelType: string, config?: Record<string, unknown>) =>
+    request<{ jobId: string; status: string }>(`${base}/execute`, json(config ? { modelType, config } : { modelType })),
+  cancel: (jobId: string) => request<{ status: string }>(`${base}/jobs/${encodeURIComponent(jobId)}/cancel`, { method: "POST" }),
+  retry: (jobId: string) => request<{ jobId: string }>(`${base}/jobs/${encodeURIComponent(jobId)}/retry`, { method: "POST" }),
+  jobs: (params: Record<string, string | number | undefined>) => {
+    const query = new URLSearchParams();
+    for (const [key, value] of Object.entries(params)) if (value !== undefined && value !== "") query.set(key, String(value));
+    return request<{ jobs: Job[]; total: number }>(`${base}/jobs?${query}`);
+  },
+  job: (jobId: string) => request<{ job: JobDetail }>(`${base}/jobs/${encodeURIComponent(jobId)}`),
+  logs: (jobId: string, afterSeq: number, limit = 1000) =>
+    request<{ logs: StoredLog[]; nextAfterSeq: number; hasMore: boolean }>(
+      `${base}/jobs/${encodeURIComponent(jobId)}/logs?after_seq=${afterSeq}&limit=${limit}`,
+    ),
+  notifications: () => request<{ notifications: Notification[]; unread: number }>(`${base}/notifications?limit=30`),
+  markRead: (ids?: number[]) => request<{ marked: number }>(`${base}/notifications/read`, json(ids ? { ids } : {})),
+};
+
+export interface UploadResult {
+  ok: boolean;
+  status: number;
+  message: string;
+}
+
+/** Upload through XMLHttpRequest, the one browser API that reports upload progress. */
+export function uploadModel(form: FormData, onProgress: (fraction: number) => void): Promise<UploadResult> {
+  return new Promise((resolve) => {
+    const xhr = new XMLHttpRequest();
+    xhr.open("POST", `${base}/upload`);
+    xhr.withCredentials = true;
+    xhr.upload.onprogress = (event) => event.lengthComputable && onProgress(event.loaded / event.total);
+    xhr.onload = () => {
+      let message = xhr.statusText;
+      try {
+        const body = JSON.parse(xhr.responseText);
+        message = body.message ?? body.error ?? message;
+      } catch {
+        // keep the status text
+      }
+      resolve({ ok: xhr.status >= 200 && xhr.status < 300, status: xhr.status, message });
+    };
+    xhr.onerror = () => resolve({ ok: false, status: 0, message: "network error: the upload did not reach the server" });
+    xhr.send(form);
+  });
+}

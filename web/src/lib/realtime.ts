@@ -1,0 +1,51 @@
+// One Socket.IO connection for the page. The handshake carries the HttpOnly session cookie
+// (same origin), so the page never handles a key. Events: see api/realtime.py.
+import { io, type Socket } from "socket.io-client";
+import { useEffect, useState } from "react";
+
+export type ConnectionState = "connecting" | "connected" | "disconnected";
+
+export interface JobEvent {
+  jobId: string;
+  modelType: string;
+  status?: string;
+  progress?: number;
+  objectiveValue?: number | null;
+  durationMs?: number | null;
+  error?: string | null;
+}
+
+export const JOB_EVENTS = [
+  "optimization:started",
+  "optimization:status",
+  "optimization:completed",
+  "optimization:failed",
+  "optimization:cancelled",
+] as const;
+
+export function connect(): Socket {
+  return io({
+    path: "/socket.io",
+    withCredentials: true,
+    autoConnect: false, // the workspace connects on mount and disconnects on unmount
+    reconnectionDelay: 300,
+    reconnectionDelayMax: 2000,
+  });
+}
+
+export function useConnectionState(socket: Socket): ConnectionState {
+  const [state, setState] = useState<ConnectionState>(socket.connected ? "connected" : "connecting");
+  useEffect(() => {
+    const up = () => setState("connected");
+    const down = () => setState("disconnected");
+    socket.on("connect", up);
+    socket.on("disconnect", down);
+    socket.on("connect_error", down);
+    return () => {
+      socket.off("connect", up);
+      socket.off("disconnect", down);
+      socket.off("connect_error", down);
+    };
+  }, [socket]);
+  return state;
+}

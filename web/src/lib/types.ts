@@ -1,0 +1,87 @@
+// The facade's payloads (see api/schemas.py and api/realtime.py): records snake_case, envelopes camelCase.
+
+export const MODEL_TYPES = ["DMO", "RMO", "SO"] as const;
+export type ModelType = (typeof MODEL_TYPES)[number];
+export const LEVELS = ["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] as const;
+
+export interface Model {
+  id: number;
+  model_name: string;
+  original_filename: string;
+  model_type: ModelType;
+  status: "active" | "inactive" | "archived" | string;
+  description: string | null;
+  version: number;
+  uploaded_by: string;
+  uploaded_at: string;
+  file_size: number;
+  last_run?: Job | null;
+}
+
+export interface Job {
+  job_id: string;
+  model_id: number | null;
+  model_name: string | null;
+  model_version: number | null;
+  model_type: ModelType;
+  flow_run_id: string | null;
+  status: string;
+  progress: number;
+  attempt: number;
+  triggered_by: string;
+  model_config: Record<string, unknown> | null;
+  created_at: string;
+  started_at: string | null;
+  completed_at: string | null;
+  error_message: string | null;
+  results_count: number | null;
+  objective_value: number | null;
+  duration_ms: number | null;
+  last_seq: number;
+}
+
+export interface Artifact {
+  name: string;
+  size: number;
+  url: string;
+}
+
+export interface JobDetail extends Job {
+  results: Artifact[];
+  prefect_url: string | null;
+}
+
+export interface LogLine {
+  jobId: string;
+  modelType?: string;
+  seq: number;
+  level: string;
+  stream: string;
+  message: string;
+  timestamp: string;
+}
+
+export interface StoredLog {
+  seq: number;
+  level: string;
+  stream: string;
+  message: string;
+  timestamp: string;
+}
+
+export interface Notification {
+  id: number;
+  title: string;
+  message: string;
+  severity: string;
+  is_read: boolean;
+  created_at: string;
+}
+
+export const ACTIVE_STATUSES = new Set(["pending", "queued", "running"]);
+export const isActive = (status: string | undefined) => !!status && ACTIVE_STATUSES.has(status);
+
+/** What a role may do (the server decides; the page only explains before you click). */
+const RANK: Record<string, number> = { viewer: 0, operator: 1, admin: 2 };
+export const mayOperate = (role: string) => (RANK[role] ?? -1) >= 1;
+export const mayAdminister = (role: string) => (RANK[role] ?? -1) >= 2;
