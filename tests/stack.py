@@ -143,3 +143,17 @@ class Stack:
     def logs(self, name: str) -> str:
         path = self.data_dir / f"{name}.log"
         return path.read_text(errors="replace") if path.exists() else ""
+
+
+def processes_of(job_id: str) -> list[int]:
+    """Pids of every process that carries the run's JOB_ID in its environment (the model and all it started)."""
+    marker = f"JOB_ID={job_id}".encode()
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if marker in (entry / "environ").read_bytes().split(b"\0"):
+                    found.append(int(entry.name))
+            except OSError:
+                pass
+    return found

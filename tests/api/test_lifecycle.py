@@ -12,8 +12,7 @@ import httpx
 from tenacity import retry, retry_if_exception, stop_after_attempt, wait_fixed
 
 from tests.conftest import SAMPLES, all_lines, execute, job, upload, wait_for_job
-from tests.sandbox.helpers import processes_of
-from tests.stack import wait_until
+from tests.stack import processes_of, wait_until
 
 MODELS = Path(__file__).parent.parent / "models"
 

@@ -25,15 +25,3 @@ def messages(api: httpx.Client, job_id: str, stream: str | None = None) -> list[
     return [line["message"] for line in all_lines(api, job_id) if stream is None or line["stream"] == stream]
 
 
-def processes_of(job_id: str) -> list[int]:
-    """Pids of every process that carries the run's JOB_ID in its environment (the model and all it started)."""
-    marker = f"JOB_ID={job_id}".encode()
-    found = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                if marker in (entry / "environ").read_bytes().split(b"\0"):
-                    found.append(int(entry.name))
-            except OSError:
-                pass
-    return found

@@ -7,8 +7,8 @@ import pytest
 
 from tests.api.test_lifecycle import prefect
 from tests.conftest import wait_for_job
-from tests.sandbox.helpers import messages, processes_of, run_hostile
-from tests.stack import wait_until
+from tests.sandbox.helpers import messages, run_hostile
+from tests.stack import processes_of, wait_until
 
 pytestmark = pytest.mark.usefixtures("keep_active_models")
 

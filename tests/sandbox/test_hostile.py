@@ -12,8 +12,8 @@ import httpx
 import pytest
 
 from tests.conftest import all_lines, job
-from tests.sandbox.helpers import SMALL, messages, processes_of, run_hostile
-from tests.stack import PROJECT_DIR, wait_until
+from tests.sandbox.helpers import SMALL, messages, run_hostile
+from tests.stack import PROJECT_DIR, processes_of, wait_until
 
 pytestmark = pytest.mark.usefixtures("keep_active_models")
 

@@ -15,11 +15,10 @@ import subprocess
 import time
 
 import httpx
-import psutil
 
 from tests.conftest import EventRecorder, all_lines, execute, upload, wait_for_job
 from tests.scale.cluster import ScaleOut
-from tests.stack import PROJECT_DIR, wait_until
+from tests.stack import PROJECT_DIR, processes_of, wait_until
 
 MODELS = PROJECT_DIR / "tests" / "models"
 LOG = "optimization:log"
@@ -165,12 +164,12 @@ async def test_a_killed_worker_s_run_is_marked_failed_and_the_other_worker_goes_
             job_id = started["jobId"]
             await asyncio.to_thread(wait_until, lambda: a.get(f"/api/optimization/jobs/{job_id}").json()["job"]["last_seq"] > 5,
                                     120, "the model to tick")
-            pid = int(next(line["message"] for line in all_lines(a, job_id) if line["message"].startswith("pid "))[4:])
+            assert processes_of(job_id)
             scale.stack.kill_role_tree("worker-2")  # the machine is gone: worker, flow run and model
             lost_at = time.monotonic()
         finally:
             scale.resume("worker-1")
-        wait_until(lambda: not psutil.pid_exists(pid) or psutil.Process(pid).status() == psutil.STATUS_ZOMBIE, 10, "the model to die with its machine")
+        wait_until(lambda: not processes_of(job_id), 10, "the model to die with its machine")
         row = await finished(a, job_id, timeout=120)
         detected_after = time.monotonic() - lost_at
         print(f"lost worker's run marked {row['status']} {detected_after:.1f} s after the kill")
