@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -40,8 +41,9 @@ async def register_model(
     description: str | None, actor: Identity, activate: bool = True,
 ) -> OptimizationModel:
     """Validate and store a model as the next version of its name; it becomes its type's active model."""
-    source = check_model_source(filename, data, facade.settings.max_upload_bytes)
-    schema = declared_schema(source)
+    # compiling a big model takes a while: off the event loop, so live lines keep flowing meanwhile
+    source, code = await asyncio.to_thread(check_model_source, filename, data, facade.settings.max_upload_bytes)
+    schema = declared_schema(source, code)
     clean_name = safe_filename(filename)
     name = model_name_for(clean_name)
     key = new_key("models", ".py")
