@@ -3,6 +3,7 @@
   --quick        smaller counts (a smoke run, not the reference figures)
   --cases a,c    only these cases (references always run for the cases that use them)
   --out PATH     where the JSON goes (default bench/results/latest.json)
+  --set KEY=VALUE an environment setting for the system (repeatable), e.g. --set OPTBOX_WORKER_POLL_S=5
   --profile ROLE py-spy the api or worker process (and its children) through the run; collapsed
                  stacks go next to the JSON (ROLE.profile.txt; flamegraph.pl or speedscope read them)
 """
@@ -151,12 +152,13 @@ def main() -> None:
     parser.add_argument("--cases", default="abcdef")
     parser.add_argument("--out", type=Path, default=RESULTS)
     parser.add_argument("--profile", choices=["api", "worker"])
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
     args = parser.parse_args()
     selected = set(args.cases.replace(",", ""))
     started = time.monotonic()
     data_dir = args.out.parent / "system"  # kept after the run: its logs say what each role did
     shutil.rmtree(data_dir, ignore_errors=True)
-    system = System(data_dir.resolve())
+    system = System(data_dir.resolve(), overrides=dict(item.split("=", 1) for item in args.set))
     print(f"bench: starting optbox up in {data_dir} …", flush=True)
     try:
         system.start()
@@ -171,7 +173,7 @@ def main() -> None:
     finally:
         system.stop()
     load = results["load_before"], results["load_after"]
-    payload = {"when": datetime.now(UTC).isoformat(timespec="seconds"), "host": platform.node(), "python": platform.python_version(),
+    payload = {"when": datetime.now(UTC).isoformat(timespec="seconds"), "settings": system.overrides, "host": platform.node(), "python": platform.python_version(),
                "quick": args.quick, "seconds": round(time.monotonic() - started), "load": load, "results": results, "table": rows}
     cases.dump(args.out, payload)
     print(render(rows))

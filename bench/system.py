@@ -40,6 +40,7 @@ class System:
     api_port: int = field(default_factory=free_port)
     prefect_port: int = field(default_factory=free_port)
     process: subprocess.Popen | None = None
+    overrides: dict[str, str] = field(default_factory=dict)
 
     @property
     def api_url(self) -> str:
@@ -59,6 +60,7 @@ class System:
             "OPTBOX_SCHEDULES_ACTIVE": "false",
             # Prefect's logs websocket is off by default; the stock-path reference subscribes to it
             "PREFECT_SERVER_LOGS_STREAM_OUT_ENABLED": "true", "PREFECT_SERVER_LOGS_STREAM_PUBLISHING_ENABLED": "true",
+            **self.overrides,
         }
 
     def start(self) -> System:

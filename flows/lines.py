@@ -26,7 +26,8 @@ class PrefectRunLog:
     `APILogWorker`, the queue its `APILogHandler` feeds. Profiled, going through
     `logging` and the handler (a LogRecord, the run-context lookup, a pydantic model
     per line) was 85 % of what a line cost the flow; this is the same record for a
-    fraction of it. Lines over Prefect's size limit are cut, as the handler cuts them.
+    fraction of it. Lines over Prefect's size limit are cut, as the handler cuts them. The keys
+    are exactly the server's `LogCreate` (it refuses unknown ones, and with them the whole batch).
     """
 
     NAME = "optbox.model"
@@ -44,12 +45,15 @@ class PrefectRunLog:
         if not self._enabled:
             return
         record = {"name": self.NAME, "level": _PY_LEVEL[line.level], "message": line.message,
-                  "timestamp": line.timestamp.isoformat(), "flow_run_id": self._flow_run_id, "task_run_id": None, "worker_id": None}
+                  "timestamp": line.timestamp.isoformat(), "flow_run_id": self._flow_run_id, "task_run_id": None}
         payload = orjson.dumps(record)
         if len(payload) > self._max_bytes:
-            keep = max(len(line.message) - (len(payload) - self._max_bytes) - 50, 0)
-            record["message"] = line.message.encode()[:keep].decode(errors="ignore") + "... [truncated]"
-            payload = orjson.dumps(record)
+            encoded = line.message.encode()
+            keep = len(encoded)
+            while len(payload) > self._max_bytes and keep > 0:  # JSON escapes can make a cut still too long
+                keep = max(keep - (len(payload) - self._max_bytes) - 50, 0)
+                record["message"] = encoded[:keep].decode(errors="ignore") + "... [truncated]"
+                payload = orjson.dumps(record)
         self._worker.send(payload)
 
 

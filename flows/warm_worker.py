@@ -213,7 +213,11 @@ async def poll_when_scheduled(worker: BaseWorker) -> None:
 async def serve(work_pool: str, name: str | None = None) -> None:
     """Run the warm worker until cancelled."""
     await anyio.to_thread.run_sync(warm_up)
-    async with WarmProcessWorker(work_pool_name=work_pool, name=name) as worker, anyio.create_task_group() as group:
-        group.start_soon(poll_when_scheduled, worker)
-        await worker.start(printer=print)
-        group.cancel_scope.cancel()
+    async with WarmProcessWorker(work_pool_name=work_pool, name=name) as worker:
+        # a plain task, not a task group: the worker's own loops own the cancel scopes at shutdown
+        wake_up = asyncio.create_task(poll_when_scheduled(worker), name="poll-when-scheduled")
+        try:
+            await worker.start(printer=print)
+        finally:
+            wake_up.cancel()
+            await asyncio.gather(wake_up, return_exceptions=True)
