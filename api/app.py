@@ -26,6 +26,7 @@ from api.mirror import Mirror
 from api.orchestrator import Orchestrator
 from api.realtime import Realtime
 from api.routes import activity, auth, datasources, health, internal, models, runs
+from api.uploads import stop_model_checker, warm_model_checker
 from optbox.settings import Settings, get_settings
 from storage.db import Database, migrate
 from storage.files import LocalFileStore
@@ -79,6 +80,7 @@ def create_app(settings: Settings | None = None) -> socketio.ASGIApp:
     @asynccontextmanager
     async def lifespan(app: FastAPI):
         await asyncio.to_thread(migrate, settings.resolved_database_url)
+        checker = asyncio.get_running_loop().run_in_executor(None, warm_model_checker)  # in the background
         db = Database(settings.resolved_database_url)
         async with Orchestrator(settings.resolved_prefect_api_url) as orchestrator:
             facade = Facade(settings=settings, db=db, files=LocalFileStore(settings.resolved_data_dir / "files"),
@@ -96,6 +98,8 @@ def create_app(settings: Settings | None = None) -> socketio.ASGIApp:
             finally:
                 await mirror.stop()
                 await db.dispose()
+                await asyncio.gather(checker, return_exceptions=True)
+                stop_model_checker()
 
     app = FastAPI(title="optbox", version="0.1.0", lifespan=lifespan,
                   description="Sandbox for DMO/RMO/SO energy-market optimization models, orchestrated by Prefect.")

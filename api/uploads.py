@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
+import multiprocessing
 import re
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import PurePosixPath, PureWindowsPath
 from types import CodeType
+from typing import Any
 
+from api.config_schema import declared_schema
 from api.errors import ApiError
 
 DATASET_SUFFIXES = {".csv": "csv", ".xlsx": "xlsx"}
@@ -41,6 +46,55 @@ def check_model_source(filename: str | None, data: bytes, max_bytes: int) -> tup
     except SyntaxError as exc:
         raise ApiError(422, f"syntax error on line {exc.lineno}: {exc.msg}", {"line": exc.lineno, "offset": exc.offset, "text": (exc.text or "").rstrip()}) from exc
     return source, code
+
+
+# Compiling holds the GIL from start to end: a 10 MB model froze the facade for seconds (no live
+# lines, Socket.IO clients dropped for missed pings). Big models are checked in a worker process.
+IN_PROCESS_MAX_BYTES = 512 * 1024
+_checker: ProcessPoolExecutor | None = None
+
+
+def _model_checker() -> ProcessPoolExecutor:
+    global _checker
+    if _checker is None:
+        _checker = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"))
+    return _checker
+
+
+def warm_model_checker() -> None:
+    """Start the checker process now (it imports this module once), not at the first big upload."""
+    _model_checker().submit(int).result()
+
+
+def stop_model_checker() -> None:
+    global _checker
+    if _checker is not None:
+        _checker.shutdown(cancel_futures=True)
+        _checker = None
+
+
+async def check_model(filename: str | None, data: bytes, max_bytes: int) -> tuple[str, dict[str, Any] | None]:
+    """The decoded source and its declared CONFIG_SCHEMA, or a 4xx ApiError that says what is wrong."""
+    if len(data) <= IN_PROCESS_MAX_BYTES:
+        return _check(filename, data, max_bytes)
+    outcome = await asyncio.get_running_loop().run_in_executor(_model_checker(), _check_elsewhere, filename, data, max_bytes)
+    if outcome[0] == "refused":
+        _, status_code, error, details = outcome
+        raise ApiError(status_code, error, details)
+    return data.decode("utf-8"), outcome[1]
+
+
+def _check(filename: str | None, data: bytes, max_bytes: int) -> tuple[str, dict[str, Any] | None]:
+    source, code = check_model_source(filename, data, max_bytes)
+    return source, declared_schema(source, code)
+
+
+def _check_elsewhere(filename: str | None, data: bytes, max_bytes: int) -> tuple:
+    """In the checker process. ApiError does not survive pickling, so a refusal travels as data."""
+    try:
+        return "ok", _check(filename, data, max_bytes)[1]
+    except ApiError as exc:
+        return "refused", exc.status_code, exc.error, exc.details
 
 
 def check_dataset(filename: str | None, data: bytes, max_bytes: int) -> str:

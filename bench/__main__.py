@@ -58,6 +58,7 @@ async def measure(system: System, selected: set[str], quick: bool) -> tuple[dict
                 continue
             print(f"bench: {CASE_NAMES[letter]} …", flush=True)
             try:
+                await listener.ensure_connected()
                 rows += await CASES[letter](bench, results, scale)
             except Exception as exc:  # noqa: BLE001 - one broken case must not hide the others' figures
                 print(f"bench: {CASE_NAMES[letter]} failed: {exc!r}", flush=True)

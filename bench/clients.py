@@ -63,7 +63,13 @@ class Listener:
     async def ended(self, job_id: str, timeout: float) -> JobStream:
         deadline = time.monotonic() + timeout
         while self.jobs[job_id].ended is None:
+            if not self.client.connected:  # what it missed is gone: fail the case now, not at the timeout
+                raise ConnectionError(f"the Socket.IO client was disconnected while waiting for job {job_id}")
             if time.monotonic() > deadline:
                 raise TimeoutError(f"job {job_id} did not end within {timeout:.0f} s")
             await asyncio.sleep(0.02)
         return self.jobs[job_id]
+
+    async def ensure_connected(self) -> None:
+        if not self.client.connected:
+            await self.client.connect(self.url, transports=["websocket"], auth={"token": self.token}, wait_timeout=20)
