@@ -10,8 +10,10 @@ import secrets
 from datetime import UTC, datetime
 from typing import Any
 
+import httpx
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
+from tenacity import AsyncRetrying, retry_if_exception, stop_after_delay, wait_exponential
 
 from api.auth import Identity
 from api.config_schema import validate_config
@@ -116,6 +118,16 @@ def flow_parameters(job: JobRun) -> dict[str, Any]:
             "config": job.model_config or {}, "data_source_id": job.data_source_id}
 
 
+LAUNCH_PATIENCE_S = 120  # Prefect on SQLite under load answers 503 or slowly for a while; a job waits this long
+
+
+def _prefect_busy(exc: BaseException) -> bool:
+    """Worth another try: Prefect unreachable, too slow, or answering 5xx (its SQLite busy)."""
+    if isinstance(exc, httpx.TransportError):
+        return True
+    return isinstance(exc, httpx.HTTPStatusError) and exc.response.status_code >= 500
+
+
 def launch(facade: Facade, job_id: str) -> None:
     """Start creating the job's flow run in the background (see `launch_run`)."""
     facade.orchestrator.launch(f"launch-{job_id}", lambda: launch_run(facade, job_id))
@@ -132,9 +144,12 @@ async def launch_run(facade: Facade, job_id: str) -> None:
             return
         model_type, parameters, tags = ModelType(job.model_type), flow_parameters(job), ["optbox", job.model_type, job.triggered_by]
     try:
-        flow_run = await facade.orchestrator.create_run(model_type, parameters, tags=tags, retries=0, idempotency_key=job_id)
-    except Exception as exc:  # noqa: BLE001 - any refusal or outage: the job says why it never started
-        reason = str(exc) if isinstance(exc, DeploymentMissing) else f"could not create the Prefect flow run: {exc}"
+        async for attempt in AsyncRetrying(retry=retry_if_exception(_prefect_busy), wait=wait_exponential(multiplier=0.2, max=5),
+                                           stop=stop_after_delay(LAUNCH_PATIENCE_S), reraise=True):
+            with attempt:  # the idempotency key makes a repeat after a lost answer return the same run
+                flow_run = await facade.orchestrator.create_run(model_type, parameters, tags=tags, retries=0, idempotency_key=job_id)
+    except Exception as exc:  # noqa: BLE001 - a refusal, or an outage that outlasted our patience: the job says why
+        reason = str(exc) if isinstance(exc, DeploymentMissing) else f"could not create the Prefect flow run: {type(exc).__name__}: {exc}"
         await _fail_unlaunched(facade, job_id, reason)
         return
     async with facade.db.session() as session:

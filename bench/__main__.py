@@ -25,6 +25,7 @@ import httpx
 
 from bench import cases
 from bench.clients import Listener
+from bench.prefect_stock import StockServer
 from bench.stats import fmt, ratio, render
 from bench.system import ADMIN_TOKEN, System
 
@@ -49,21 +50,24 @@ async def measure(system: System, selected: set[str], quick: bool) -> tuple[dict
     scale = 0.2 if quick else 1.0
     async with httpx.AsyncClient(base_url=system.api_url, timeout=120, headers={"Authorization": f"Bearer {ADMIN_TOKEN}"}) as http, \
             Listener(system.api_url, ADMIN_TOKEN) as listener:
-        bench = cases.Bench(system, http, listener)
+        bench = cases.Bench(system, http, listener, StockServer(system.data_dir / "stock-prefect"))
         await bench.setup()
         await bench.execute(1, 0)  # one run first: the forkserver and every connection warm
         await asyncio.sleep(3)
-        for letter in "ecabdf":  # quiet cases first, the one that loads the machine last
-            if letter not in selected:
-                continue
-            print(f"bench: {CASE_NAMES[letter]} …", flush=True)
-            try:
-                await listener.ensure_connected()
-                rows += await CASES[letter](bench, results, scale)
-            except Exception as exc:  # noqa: BLE001 - one broken case must not hide the others' figures
-                print(f"bench: {CASE_NAMES[letter]} failed: {exc!r}", flush=True)
-                results[f"{letter}_error"] = repr(exc)
-                rows.append({"case": CASE_NAMES[letter], "measure": "error", "ours": repr(exc)[:100], "met": "no"})
+        try:
+            for letter in "ecabdf":  # quiet cases first, the one that loads the machine last
+                if letter not in selected:
+                    continue
+                print(f"bench: {CASE_NAMES[letter]} …", flush=True)
+                try:
+                    await listener.ensure_connected()
+                    rows += await CASES[letter](bench, results, scale)
+                except Exception as exc:  # noqa: BLE001 - one broken case must not hide the others' figures
+                    print(f"bench: {CASE_NAMES[letter]} failed: {exc!r}", flush=True)
+                    results[f"{letter}_error"] = repr(exc)
+                    rows.append({"case": CASE_NAMES[letter], "measure": "error", "ours": repr(exc)[:100], "met": "no"})
+        finally:
+            await bench.stock_prefect.stop()
     results["load_after"] = cases.load_note()
     return results, rows
 
@@ -92,7 +96,7 @@ async def case_a(bench: cases.Bench, results: dict, scale: float) -> list[dict]:
         results["floor_latency"].append(base)
         prefect = None
         if rate == 1000:
-            prefect = results["prefect_stock_latency"] = await cases.prefect_stock(bench.system, rate, count)
+            prefect = results["prefect_stock_latency"] = await cases.prefect_stock(bench.stock_prefect, rate, count)
         target = rate == 1000
         rows.append({
             "case": f"(a) print → client, {rate}/s", "measure": "p50 / p99",
@@ -112,7 +116,8 @@ async def case_b(bench: cases.Bench, results: dict, scale: float) -> list[dict]:
     burst = results["b_burst"] = await cases.burst(bench, count)
     base = results["floor_burst"] = await cases.floor(0, count)
     prefect_count = int(5000 * scale)
-    prefect = results["prefect_stock_burst"] = await cases.prefect_stock(bench.system, 0, prefect_count)
+    prefect = results["prefect_stock_burst"] = await cases.prefect_stock(bench.stock_prefect, 0, prefect_count)
+    await bench.stock_prefect.stop()  # the reference is done; its server would only be noise for (d) and (f)
     ok = burst["live_lost"] == 0 and burst["stored_lost"] == 0 and burst["live_in_order"] and burst["stored_in_order"]
     return [{"case": f"(b) {count:,}-line burst", "measure": "client has all / stored, after model end",
              "ours": f"{fmt(burst['delivered_after_end_s'])} / {fmt(burst['stored_after_end_s'])} s, " + ("all in order" if ok else "LOST OR OUT OF ORDER"),

@@ -16,6 +16,7 @@ import socketio
 
 from bench import TICKER
 from bench.clients import JobStream, Listener
+from bench.prefect_stock import StockServer
 from bench.stats import summary_ms
 from bench.system import PROJECT_DIR, System, free_port
 
@@ -28,6 +29,7 @@ class Bench:
     system: System
     http: httpx.AsyncClient
     listener: Listener
+    stock_prefect: StockServer
     model_id: int = 0
 
     async def setup(self) -> None:
@@ -295,17 +297,16 @@ async def floor(rate: float, count: int) -> dict:
     return result
 
 
-async def prefect_stock(system: System, rate: float, count: int, settle_s: float = 15.0) -> dict:
+async def prefect_stock(server: StockServer, rate: float, count: int, settle_s: float = 15.0) -> dict:
     """Prefect's stock path at `rate`: a flow's run logger (default batching) → Prefect → its logs subscriber."""
     from prefect.client.schemas.filters import LogFilter, LogFilterLevel
     from prefect.logging.clients import PrefectLogsSubscriber
 
     token = f"bench-{time.time_ns()}"
     received: list[tuple[int, str]] = []
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("PREFECT_", "OPTBOX_"))}
-    env.update(PREFECT_API_URL=system.prefect_api_url, PREFECT_HOME=str(system.data_dir / "bench-prefect-home"),
-               PREFECT_SERVER_ANALYTICS_ENABLED="false", DO_NOT_TRACK="1")
-    async with PrefectLogsSubscriber(api_url=system.prefect_api_url, filter=LogFilter(level=LogFilterLevel(ge_=20))) as subscriber:
+    api_url = await server.start()
+    env = server.env()
+    async with PrefectLogsSubscriber(api_url=api_url, filter=LogFilter(level=LogFilterLevel(ge_=20))) as subscriber:
 
         async def collect() -> None:
             async for log in subscriber:

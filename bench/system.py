@@ -51,15 +51,13 @@ class System:
         return f"http://127.0.0.1:{self.prefect_port}/api"
 
     def env(self) -> dict[str, str]:
-        # `make run`'s settings, except: own ports and data dir, a known admin key, no schedules
-        # (a scheduled run landing mid-measurement would be noise, not signal), Prefect's log stream on.
+        # `make run`'s settings, except: own ports and data dir, a known admin key, and no schedules
+        # (a scheduled run landing mid-measurement would be noise, not signal).
         return {
             **{k: v for k, v in os.environ.items() if not k.startswith(("OPTBOX_", "PREFECT_"))},
             "OPTBOX_DATA_DIR": str(self.data_dir), "OPTBOX_API_PORT": str(self.api_port),
             "OPTBOX_PREFECT_PORT": str(self.prefect_port), "OPTBOX_ADMIN_TOKEN": ADMIN_TOKEN,
             "OPTBOX_SCHEDULES_ACTIVE": "false",
-            # Prefect's logs websocket is off by default; the stock-path reference subscribes to it
-            "PREFECT_SERVER_LOGS_STREAM_OUT_ENABLED": "true", "PREFECT_SERVER_LOGS_STREAM_PUBLISHING_ENABLED": "true",
             **self.overrides,
         }
 

@@ -19,7 +19,8 @@ from tests.conftest import job
 from tests.stack import free_port, wait_until
 
 
-async def test_a_run_prefect_cannot_create_fails_its_job_with_the_reason(tmp_path):
+async def test_a_run_prefect_cannot_create_fails_its_job_with_the_reason(tmp_path, monkeypatch):
+    monkeypatch.setattr("api.runs.LAUNCH_PATIENCE_S", 1)  # an outage is retried this long before the job fails
     url = f"sqlite+aiosqlite:///{tmp_path / 'optbox.db'}"
     await asyncio.to_thread(migrate, url)
     db = Database(url)
@@ -35,7 +36,7 @@ async def test_a_run_prefect_cannot_create_fails_its_job_with_the_reason(tmp_pat
             row = await jobs.get_job(session, "so-launch-test")
     await db.dispose()
     assert row.status == "failed" and row.flow_run_id is None
-    assert row.error_message.startswith("could not create the Prefect flow run")
+    assert row.error_message.startswith("could not create the Prefect flow run: ConnectError")
 
 
 def test_execute_answers_at_once_and_the_job_gets_its_own_flow_run(stack, api):
