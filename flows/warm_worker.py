@@ -9,6 +9,10 @@ session (so cancelling kills the flow and its model together), and is still an
 ordinary Prefect flow run of its deployment: same states, logs, retries and
 cancellation, driven by Prefect's own FlowRunExecutor.
 
+Start latency: the worker asks Prefect for runs as soon as Prefect announces one
+(`prefect.flow-run.Scheduled`), not only every OPTBOX_WORKER_POLL_S; the forkserver
+preloads what a run would import and builds TLS contexts once (see `make bench`, case c).
+
 Contract: serves pools of type "process"; honours the deployment's job env
 (OPTBOX_FLOW_RETRIES etc.), read per run, not at import.
 """
