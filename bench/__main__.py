@@ -136,9 +136,12 @@ async def case_d(bench: cases.Bench, results: dict, scale: float) -> list[dict]:
 async def case_f(bench: cases.Bench, results: dict, scale: float) -> list[dict]:
     f = results["f_fan_in"] = await cases.fan_in(bench, 10, 1000, int(10_000 * scale))
     ok = f["lost_live"] == 0 and f["lost_stored"] == 0 and f["all_in_order"]
+    ran = "" if f["completed"] == f["models"] else f" ({f['models'] - f['completed']} runs never started: Prefect failed them)"
     return [{"case": "(f) 10 models × 1000/s", "measure": "facade RSS max / CPU mean",
-             "ours": f"{fmt(f['rss_max_mb'])} MB / {fmt(f['cpu_mean_pct'])} %, " + ("nothing lost" if ok else f"LOST {f['lost_live']} live, {f['lost_stored']} stored"),
-             "target": "RSS ≤ 300 MB, none lost", "met": "yes" if ok and (f["rss_max_mb"] or 1e9) <= 300 else "no"}]
+             "ours": f"{fmt(f['rss_max_mb'])} MB / {fmt(f['cpu_mean_pct'])} %, "
+                     + ("nothing lost" if ok else f"LOST {f['lost_live']} live, {f['lost_stored']} stored") + ran,
+             "target": "RSS ≤ 300 MB, none lost, all ran",
+             "met": "yes" if ok and not ran and (f["rss_max_mb"] or 1e9) <= 300 else "no"}]
 
 
 CASES = {"a": case_a, "b": case_b, "c": case_c, "d": case_d, "e": case_e, "f": case_f}
