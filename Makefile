@@ -8,7 +8,7 @@ VENV := .venv
 export UV_PYTHON_DOWNLOADS := never
 export UV_PROJECT_ENVIRONMENT := $(VENV)
 
-.PHONY: install run test lint clean
+.PHONY: install run test lint clean bench
 
 $(UV):
 	$(PYTHON) -m venv .tools
@@ -35,6 +35,9 @@ run: install
 test: install
 	cd web && npm test
 	$(VENV)/bin/pytest $(PYTEST_ARGS)
+
+bench: install
+	$(VENV)/bin/python -m bench $(BENCH_ARGS)
 
 lint: install
 	$(VENV)/bin/ruff check .

@@ -14,6 +14,8 @@ import socketio
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import RedirectResponse
+from starlette.datastructures import MutableHeaders
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.auth import RateLimits, Role, check_auth_mode, identify
 from api.body_limit import BodyLimit
@@ -25,6 +27,7 @@ from api.orchestrator import Orchestrator
 from api.page import mount_assets
 from api.realtime import Realtime
 from api.routes import activity, auth, datasources, health, internal, models, runs
+from api.uploads import stop_model_checker, warm_model_checker
 from optbox.settings import Settings, get_settings
 from storage.db import Database, migrate
 from storage.files import close_file_store, open_file_store
@@ -38,6 +41,29 @@ SECURITY_HEADERS = {
     "Referrer-Policy": "no-referrer",
     "Cross-Origin-Opener-Policy": "same-origin",
 }
+
+
+class SecurityHeaders:
+    """Adds SECURITY_HEADERS to every HTTP response. Plain ASGI on purpose: the decorator form
+    (BaseHTTPMiddleware) costs each request a task and a memory stream, which showed in
+    POST /execute's latency under concurrency."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = MutableHeaders(scope=message)
+                for name, value in SECURITY_HEADERS.items():
+                    headers.setdefault(name, value)
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
 
 
 async def authorized_socket(facade: Facade, token: str | None) -> bool:
@@ -55,6 +81,7 @@ def create_app(settings: Settings | None = None) -> socketio.ASGIApp:
     @asynccontextmanager
     async def lifespan(app: FastAPI):
         await asyncio.to_thread(migrate, settings.resolved_database_url)
+        checker = asyncio.get_running_loop().run_in_executor(None, warm_model_checker)  # in the background
         db = Database(settings.resolved_database_url)
         files = await open_file_store(settings)
         async with Orchestrator(settings.resolved_prefect_api_url) as orchestrator:
@@ -74,6 +101,8 @@ def create_app(settings: Settings | None = None) -> socketio.ASGIApp:
                 await mirror.stop()
                 await close_file_store(files)
                 await db.dispose()
+                await asyncio.gather(checker, return_exceptions=True)
+                stop_model_checker()
 
     app = FastAPI(title="optbox", version="0.1.0", lifespan=lifespan,
                   description="Sandbox for DMO/RMO/SO energy-market optimization models, orchestrated by Prefect.")
@@ -84,12 +113,7 @@ def create_app(settings: Settings | None = None) -> socketio.ASGIApp:
         app.add_middleware(CORSMiddleware, allow_origins=settings.cors_origins, allow_credentials=True,
                            allow_methods=["GET", "POST", "DELETE"], allow_headers=["Authorization", "Content-Type"])
 
-    @app.middleware("http")
-    async def security_headers(request, call_next):
-        response = await call_next(request)
-        for name, value in SECURITY_HEADERS.items():
-            response.headers.setdefault(name, value)
-        return response
+    app.add_middleware(SecurityHeaders)
 
     for router in (models.router, runs.router, datasources.router, activity.router, health.router, internal.router, auth.router):
         app.include_router(router)

@@ -9,7 +9,11 @@ It is read at upload (with `ast.literal_eval`, never by running the model) and k
 from __future__ import annotations
 
 import ast
+import io
 import json
+import re
+import tokenize
+from types import CodeType
 from typing import Any
 
 from jsonschema import Draft202012Validator
@@ -38,9 +42,40 @@ def check_bounds(config: dict[str, Any]) -> dict[str, Any]:
     return config
 
 
-def declared_schema(source: str) -> dict[str, Any] | None:
+# A module-level statement assigning CONFIG_SCHEMA starts a line (module-level code is not indented).
+_DECLARATION = re.compile(r"^CONFIG_SCHEMA\s*(?::[^=\n]*)?=(?!=)", re.MULTILINE)
+
+
+def _declaration_statements(source: str, code: CodeType) -> list[ast.stmt]:
+    """The module-level statements that may declare CONFIG_SCHEMA, each parsed alone.
+
+    A 10 MB model with its data inline parses in seconds; its one declaration in microseconds.
+    `code` (the compiled module) tells real statements from look-alikes inside strings: only a
+    real one has code on its line, and only a module that stores the name lists it in co_names."""
+    if "CONFIG_SCHEMA" not in code.co_names:
+        return []
+    lines_with_code = None
+    statements = []
+    for match in _DECLARATION.finditer(source):
+        lineno = source.count("\n", 0, match.start()) + 1
+        lines_with_code = lines_with_code or {line for _, _, line in code.co_lines()}
+        if lineno not in lines_with_code:
+            continue
+        tail = source[match.start():]
+        try:
+            end = next(token.end for token in tokenize.generate_tokens(io.StringIO(tail).readline)
+                       if token.type in (tokenize.NEWLINE, tokenize.ENDMARKER))
+            module = ast.parse("".join(tail.splitlines(keepends=True)[: end[0]]))
+        except (SyntaxError, tokenize.TokenError, StopIteration):
+            continue  # a keyword argument at the start of a line, not a statement
+        ast.increment_lineno(module, lineno - 1)
+        statements += module.body
+    return statements
+
+
+def declared_schema(source: str, code: CodeType) -> dict[str, Any] | None:
     """The model's CONFIG_SCHEMA literal, checked to be a valid JSON Schema; None when it declares none."""
-    for node in ast.parse(source).body:
+    for node in _declaration_statements(source, code):
         if isinstance(node, ast.Assign) and any(isinstance(t, ast.Name) and t.id == "CONFIG_SCHEMA" for t in node.targets):
             try:
                 schema = ast.literal_eval(node.value)

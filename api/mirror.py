@@ -22,11 +22,13 @@ from prefect.client.schemas.objects import FlowRun, StateType
 
 from api.context import Facade
 from api.leadership import Leadership
-from api.runs import announce_queue, job_for_flow_run
+from api.runs import announce_queue, job_for_flow_run, launch
 from optbox.protocol import JobStatus, ModelType, TriggeredBy
 from storage import jobs
+from storage.models import utcnow
 
 log = logging.getLogger(__name__)
+UNLAUNCHED_AFTER = timedelta(seconds=30)  # a pending job this old without a flow run lost its launch
 
 _STATUS_FOR_STATE = {
     StateType.SCHEDULED: JobStatus.pending,
@@ -88,6 +90,9 @@ class Mirror:
         orchestrator = self.facade.orchestrator
         async with self.facade.db.session() as session:
             unfinished = [job.flow_run_id for job in await jobs.unfinished_jobs(session)]
+            unlaunched = [job.job_id for job in await jobs.unlaunched_jobs(session, utcnow() - UNLAUNCHED_AFTER)]
+        for job_id in unlaunched:  # asked for before a facade restart: create the run now (idempotent on the job id)
+            launch(self.facade, job_id)
         runs = {run.id: run for run in await orchestrator.recent_runs(timedelta(hours=self.settings.mirror_lookback_h))}
         known = set(map(str, runs))
         for run in await orchestrator.read_runs([i for i in unfinished if i not in known]):
@@ -110,7 +115,7 @@ class Mirror:
             job, created = await job_for_flow_run(
                 session, flow_run_id=str(flow_run.id), model_type=ModelType(flow_run.parameters.get("model_type", model_type.value)),
                 deployment_name=deployment_name, triggered_by=TriggeredBy.scheduled if flow_run.auto_scheduled else TriggeredBy.api,
-                attempt=attempt,
+                attempt=attempt, job_id=flow_run.parameters.get("job_id"),
             )
             moved = jobs.move_status(job, status, attempt, when=flow_run.state.timestamp)
             state_changed = job.prefect_state != flow_run.state.name

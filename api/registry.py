@@ -10,10 +10,9 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.auth import Identity
-from api.config_schema import declared_schema
 from api.context import Facade
 from api.errors import ApiError
-from api.uploads import check_dataset, check_model_source, model_name_for, safe_filename
+from api.uploads import check_dataset, check_model, model_name_for, safe_filename
 from optbox.protocol import ModelType
 from storage import audit, catalog
 from storage.files import new_key, sha256_hex
@@ -40,8 +39,7 @@ async def register_model(
     description: str | None, actor: Identity, activate: bool = True,
 ) -> OptimizationModel:
     """Validate and store a model as the next version of its name; it becomes its type's active model."""
-    source = check_model_source(filename, data, facade.settings.max_upload_bytes)
-    schema = declared_schema(source)
+    _, schema = await check_model(filename, data, facade.settings.max_upload_bytes)
     clean_name = safe_filename(filename)
     name = model_name_for(clean_name)
     key = new_key("models", ".py")

@@ -10,8 +10,10 @@ import secrets
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import httpx
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
+from tenacity import AsyncRetrying, retry_if_exception, stop_after_delay, wait_exponential
 
 from api.auth import Identity
 from api.config_schema import validate_config
@@ -109,38 +111,30 @@ def _limits_request(limits: dict[str, Any] | None) -> LimitsRequest | None:
     return LimitsRequest(**{field: limits[key] for field, key in _LIMIT_FIELDS.items() if key in limits})
 
 
-async def start_run(facade: Facade, session: AsyncSession, request: ExecuteRequest, actor: Identity) -> JobRun:
-    """Create the JobRun and its Prefect flow run; returns at once (the worker starts it)."""
+async def start_run(facade: Facade, session: AsyncSession, request: ExecuteRequest, actor: Identity,
+                    triggered_by: TriggeredBy | None = None) -> JobRun:
+    """Create the JobRun and answer: its Prefect flow run is created right after, off the
+    request path (`launch_run`); the job says `flow_run_id` once it exists."""
     limits = resolve_limits(facade.settings.run_limits(), request.limits)
     model = await _resolve_model(session, request.modelType, request.modelId)
     validate_config(request.config or {}, (model.metadata_ or {}).get("config_schema"), f"{model.model_name} v{model.version}")
     dataset = await _resolve_dataset(session, request.modelType, request.dataSourceId)
+    try:
+        await facade.orchestrator.deployment_id(request.modelType)  # cached after the first run of the type
+    except DeploymentMissing as exc:
+        raise ApiError(503, str(exc)) from exc
+    except Exception as exc:  # noqa: BLE001 - Prefect unreachable: say so, keep nothing
+        raise ApiError(503, f"could not reach Prefect to start the run: {exc}") from exc
     job = JobRun(
         job_id=new_job_id(request.modelType), model_type=request.modelType.value, status=JobStatus.pending.value,
-        triggered_by=request.triggeredBy, model_config=request.config or {}, limits=limits.model_dump(),
+        triggered_by=(triggered_by.value if triggered_by else request.triggeredBy), model_config=request.config or {},
+        limits=limits.model_dump(), deployment_name=deployment_path(request.modelType),
     )
     _bind_model(job, model, dataset)
     session.add(job)
-    await session.flush()
-    parameters: dict[str, Any] = {
-        "model_type": request.modelType.value, "job_id": job.job_id, "model_id": model.id,
-        "config": request.config or {}, "data_source_id": dataset.id if dataset else None,
-    }
-    try:
-        flow_run = await facade.orchestrator.create_run(
-            request.modelType, parameters, tags=["optbox", request.modelType.value, request.triggeredBy], retries=0,
-        )
-    except DeploymentMissing as exc:
-        await session.rollback()
-        raise ApiError(503, str(exc)) from exc
-    except Exception as exc:  # noqa: BLE001 - Prefect unreachable: say so, keep nothing
-        await session.rollback()
-        raise ApiError(503, f"could not create the Prefect flow run: {exc}") from exc
-    job.flow_run_id = str(flow_run.id)
-    job.deployment_name = deployment_path(request.modelType)
-    job.prefect_state = flow_run.state.name if flow_run.state else None
     audit.record_activity(session, "execute", "job", job.job_id, f"started {request.modelType.value} run of {model.model_name} v{model.version}", actor.name, actor.role.value)
     await session.commit()
+    launch(facade, job.job_id)
     await facade.realtime.progress(job)
     await announce_queue(facade, session, job.model_type)
     return job
@@ -157,13 +151,77 @@ async def announce_queue(facade: Facade, session: AsyncSession, model_type: str)
         await facade.realtime.queued(job_id, model_type, place)
 
 
+def flow_parameters(job: JobRun) -> dict[str, Any]:
+    return {"model_type": job.model_type, "job_id": job.job_id, "model_id": job.model_id,
+            "config": job.model_config or {}, "data_source_id": job.data_source_id}
+
+
+LAUNCH_PATIENCE_S = 120  # Prefect on SQLite under load answers 503 or slowly for a while; a job waits this long
+
+
+def _prefect_busy(exc: BaseException) -> bool:
+    """Worth another try: Prefect unreachable, too slow, or answering 5xx (its SQLite busy)."""
+    if isinstance(exc, httpx.TransportError):
+        return True
+    return isinstance(exc, httpx.HTTPStatusError) and exc.response.status_code >= 500
+
+
+def launch(facade: Facade, job_id: str) -> None:
+    """Start creating the job's flow run in the background (see `launch_run`)."""
+    facade.orchestrator.launch(f"launch-{job_id}", lambda: launch_run(facade, job_id))
+
+
+async def launch_run(facade: Facade, job_id: str) -> None:
+    """Create the job's Prefect flow run (idempotent on the job id) and record it on the job.
+
+    No database connection is held while Prefect works. A job cancelled before its run
+    exists gets its run cancelled at once; a run Prefect will not create fails the job with the reason."""
+    async with facade.db.session() as session:
+        job = await require_job(session, job_id)
+        if job.flow_run_id is not None or job.status != JobStatus.pending.value:
+            return
+        model_type, parameters, tags = ModelType(job.model_type), flow_parameters(job), ["optbox", job.model_type, job.triggered_by]
+    try:
+        async for attempt in AsyncRetrying(retry=retry_if_exception(_prefect_busy), wait=wait_exponential(multiplier=0.2, max=5),
+                                           stop=stop_after_delay(LAUNCH_PATIENCE_S), reraise=True):
+            with attempt:  # the idempotency key makes a repeat after a lost answer return the same run
+                flow_run = await facade.orchestrator.create_run(model_type, parameters, tags=tags, retries=0, idempotency_key=job_id)
+    except Exception as exc:  # noqa: BLE001 - a refusal, or an outage that outlasted our patience: the job says why
+        reason = str(exc) if isinstance(exc, DeploymentMissing) else f"could not create the Prefect flow run: {type(exc).__name__}: {exc}"
+        await _fail_unlaunched(facade, job_id, reason)
+        return
+    async with facade.db.session() as session:
+        job = await require_job(session, job_id)
+        job.flow_run_id = job.flow_run_id or str(flow_run.id)
+        if job.status == JobStatus.cancelled.value:
+            job.prefect_state = await facade.orchestrator.cancel(job.flow_run_id)
+        elif job.prefect_state is None and flow_run.state is not None:
+            job.prefect_state = flow_run.state.name
+        await session.commit()
+
+
+async def _fail_unlaunched(facade: Facade, job_id: str, reason: str) -> None:
+    async with facade.db.session() as session:
+        job = await require_job(session, job_id)
+        if job.flow_run_id is None and jobs.move_status(job, JobStatus.failed, job.attempt):
+            job.error_message = reason[:4000]
+            _notify_outcome(session, job)
+            await session.commit()
+            await facade.realtime.job_changed(job)
+
+
 async def job_for_flow_run(
     session: AsyncSession, *, flow_run_id: str, model_type: ModelType, deployment_name: str | None,
-    triggered_by: TriggeredBy, attempt: int,
+    triggered_by: TriggeredBy, attempt: int, job_id: str | None = None,
 ) -> tuple[JobRun, bool]:
-    """The JobRun mirroring `flow_run_id`, created on first sight. True when created."""
+    """The JobRun mirroring `flow_run_id`, created on first sight. True when created.
+
+    `job_id` (the run's parameter) finds a job whose run was created but not yet recorded on it."""
     job = await jobs.get_job_by_flow_run(session, flow_run_id)
     if job is not None:
+        return job, False
+    if job_id and (job := await jobs.get_job(session, job_id)) is not None and job.flow_run_id is None:
+        job.flow_run_id = flow_run_id
         return job, False
     job = JobRun(
         job_id=new_job_id(model_type), model_type=model_type.value, flow_run_id=flow_run_id, deployment_name=deployment_name,
@@ -181,6 +239,8 @@ async def claim_run(facade: Facade, session: AsyncSession, claim: RunClaim) -> C
     """A flow run starts an attempt: bind it to its JobRun and say what to run."""
     if claim.job_id:
         job = await require_job(session, claim.job_id)
+        if job.status == JobStatus.cancelled.value and claim.attempt <= job.attempt:
+            raise ApiError(409, f"job {job.job_id} was cancelled before it started")
     else:
         trigger = TriggeredBy.scheduled if claim.auto_scheduled else TriggeredBy.api
         job, _ = await job_for_flow_run(
@@ -299,10 +359,7 @@ async def retry_run(facade: Facade, session: AsyncSession, job_id: str, actor: I
         raise ApiError(409, f"job {job_id} has no model to re-run (it was deleted)")
     request = ExecuteRequest(modelType=ModelType(job.model_type), modelId=job.model_id, config=job.model_config,
                              dataSourceId=job.data_source_id, limits=_limits_request(job.limits))
-    new_job = await start_run(facade, session, request, actor)
-    new_job.triggered_by = TriggeredBy.retry.value
-    await session.commit()
-    return new_job
+    return await start_run(facade, session, request, actor, triggered_by=TriggeredBy.retry)
 
 
 async def prune_old_runs(facade: Facade, session: AsyncSession, older_than_days: float) -> PruneResult:

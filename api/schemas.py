@@ -161,7 +161,7 @@ class ExecuteResponse(BaseModel):
     success: bool = True
     jobId: str
     status: str
-    flowRunId: str
+    flowRunId: str | None = Field(None, description="The Prefect flow run; created just after the answer, so null here and set on the job (GET /jobs/{jobId}, optimization:started).")
     modelId: int
     modelVersion: int
 

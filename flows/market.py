@@ -16,7 +16,6 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
-import logging
 import os
 import shutil
 import signal
@@ -31,11 +30,10 @@ from prefect.cache_policies import NO_CACHE
 from prefect.client.orchestration import get_client
 from prefect.client.schemas.objects import FlowRunPolicy
 from prefect.context import get_run_context
-from prefect.logging.handlers import APILogHandler
 from prefect.states import Failed
 
 from flows.facade import FacadeClient, FacadeRefused
-from flows.lines import LineSequencer
+from flows.lines import LineSequencer, PrefectRunLog
 from flows.model_process import Bulk, ModelExit, run_model_process
 from flows.shipper import LineShipper
 from optbox import sandbox
@@ -50,16 +48,6 @@ MAX_SHIPPING_BACKLOG = 20_000  # lines waiting for the facade before the model's
 
 class ModelInvalid(Exception):
     """The fetched model cannot run: missing, tampered with, or does not compile."""
-
-
-def _model_line_logger(flow_run_id: str) -> logging.LoggerAdapter:
-    """Model lines go to Prefect's run logs only (not the worker's console)."""
-    logger = logging.getLogger("optbox.model")
-    if not any(isinstance(handler, APILogHandler) for handler in logger.handlers):
-        logger.addHandler(APILogHandler())
-        logger.setLevel(logging.DEBUG)
-        logger.propagate = False
-    return logging.LoggerAdapter(logger, {"flow_run_id": flow_run_id})
 
 
 async def _forbid_retries(flow_run_id: str) -> None:
@@ -236,7 +224,7 @@ async def _claim(facade: FacadeClient, model_type: ModelType, job_id: str | None
     context = get_run_context()
     flow_run = context.flow_run
     deployment_name = None
-    if flow_run.deployment_id is not None:
+    if job_id is None and flow_run.deployment_id is not None:  # a job of the facade's knows its deployment; spare the lookup
         from prefect.runtime import deployment
 
         deployment_name = f"{FLOW_NAME}/{deployment.name}"
@@ -290,7 +278,7 @@ async def _run_claimed(facade: FacadeClient, claimed: ClaimedRun, flow_run_id: s
     outcome: RunOutcome | None = None
     try:
         with log_path.open("w", encoding="utf-8") as log_file:
-            lines = LineSequencer(first_seq=claimed.next_seq, log_file=log_file, prefect_logger=_model_line_logger(flow_run_id),
+            lines = LineSequencer(first_seq=claimed.next_seq, log_file=log_file, prefect_log=PrefectRunLog(flow_run_id).send,
                                   ship=shipper.put, max_log_bytes=int(claimed.limits.max_log_mb * 1024 * 1024))
             lines.system(f"attempt {attempt}: {claimed.model_type.value} model {claimed.model_name} v{claimed.model_version} (sha256 {claimed.model.sha256[:12]})")
             launch = None

@@ -9,6 +9,10 @@ session (so cancelling kills the flow and its model together), and is still an
 ordinary Prefect flow run of its deployment: same states, logs, retries and
 cancellation, driven by Prefect's own FlowRunExecutor.
 
+Start latency: the worker asks Prefect for runs as soon as Prefect announces one
+(`prefect.flow-run.Scheduled`), not only every OPTBOX_WORKER_POLL_S; the forkserver
+preloads what a run would import and builds TLS contexts once (see `make bench`, case c).
+
 Contract: serves pools of type "process"; honours the deployment's job env
 (OPTBOX_FLOW_RETRIES etc.), read per run, not at import.
 """
@@ -16,9 +20,12 @@ Contract: serves pools of type "process"; honours the deployment's job env
 from __future__ import annotations
 
 import asyncio
+import functools
 import importlib
+import logging
 import multiprocessing
 import os
+import ssl
 import warnings
 from typing import Any
 
@@ -27,16 +34,67 @@ import anyio.abc
 from prefect.client.schemas.objects import FlowRun
 from prefect.runner._flow_run_executor import FlowRunExecutionResult, FlowRunExecutorContext
 from prefect.runner._process_manager import ProcessHandle, create_isolated_termination_scope
+from prefect.workers.base import BaseWorker
 from prefect.workers.process import ProcessJobConfiguration, ProcessWorker, ProcessWorkerResult
 
 from optbox import sandbox
 from optbox.settings import PROJECT_DIR
 
-PRELOAD = ["prefect.flow_engine", "prefect.context", "flows.market", "flows.maintenance"]
+# What a flow run would otherwise import after the fork (found by profiling a run with py-spy):
+# the task engine and the graph helper its tasks pull in, anyio's asyncio backend, idna for URLs.
+PRELOAD = ["prefect.flow_engine", "prefect.context", "prefect.task_engine", "prefect.utilities.visualization",
+           "anyio._backends._asyncio", "encodings.idna", "flows.market", "flows.maintenance", "flows.warm_worker"]
 # A deployment names its flow in its job env (prefect.yaml); model runs are the default.
 FLOW_ENTRY_ENV = "OPTBOX_FLOW_ENTRY"
 DEFAULT_FLOW_ENTRY = "flows.market:run_optimization_model"
 _CONTROL_ENV = ("PREFECT__CONTROL_PORT", "PREFECT__CONTROL_TOKEN")
+log = logging.getLogger(__name__)
+
+
+def share_default_tls_context() -> None:
+    """Build the default TLS contexts once per process instead of once per client.
+
+    Each httpx client loads every CA certificate into a fresh SSLContext (tens of ms), and a
+    flow run opens about ten clients (Prefect's API, events, logs, the facade): profiled, that
+    was the largest single cost between Pending and the first line. Run in the forkserver, the
+    one context is inherited by every forked flow run. Only the default (verify=True, no client
+    cert) case is shared; clients given their own context or certificate are left alone.
+    """
+    from httpx import _config
+    from httpx._transports import default
+
+    if getattr(default.create_ssl_context, "shared_default", False):
+        return
+    create = _config.create_ssl_context
+
+    @functools.cache
+    def default_context(cert_file: str | None, cert_dir: str | None) -> ssl.SSLContext:
+        return create()
+
+    def create_ssl_context(verify: Any = True, cert: Any = None, trust_env: bool = True) -> ssl.SSLContext:
+        if verify is True and cert is None and trust_env:
+            return default_context(os.environ.get("SSL_CERT_FILE"), os.environ.get("SSL_CERT_DIR"))
+        return create(verify=verify, cert=cert, trust_env=trust_env)
+
+    create_ssl_context.shared_default = True  # type: ignore[attr-defined]
+    default.create_ssl_context = create_ssl_context
+    default_context(os.environ.get("SSL_CERT_FILE"), os.environ.get("SSL_CERT_DIR"))
+
+    # Prefect's clients build theirs with ssl.create_default_context(cafile=...) and never change
+    # it afterwards; share those per CA file too. Calls with any other argument (Prefect's
+    # insecure mode starts from a bare create_default_context() and loosens it) stay fresh.
+    fresh_context = ssl.create_default_context
+
+    @functools.cache
+    def verified_context(cafile: str) -> ssl.SSLContext:
+        return fresh_context(cafile=cafile)
+
+    def create_default_context(*args: Any, **kwargs: Any) -> ssl.SSLContext:
+        if not args and kwargs.keys() == {"cafile"} and isinstance(kwargs["cafile"], str):
+            return verified_context(kwargs["cafile"])
+        return fresh_context(*args, **kwargs)
+
+    ssl.create_default_context = create_default_context
 
 
 def forkserver() -> multiprocessing.context.ForkServerContext:
@@ -107,6 +165,9 @@ def _load_flow(entry: str):
     return getattr(importlib.import_module(module), attribute)
 
 
+share_default_tls_context()  # at import: in the forkserver (preloaded) and in the worker alike
+
+
 def _flow_resolver(env: dict[str, str | None]):
     async def resolve(_: FlowRun):
         """The flow object, for Prefect's on_cancellation/on_crashed hook runner."""
@@ -151,9 +212,37 @@ def announce_sandbox(printer=print) -> None:
         printer(f"optbox worker: WARNING: sandbox degraded: {gap}")
 
 
+async def poll_when_scheduled(worker: BaseWorker) -> None:
+    """Ask Prefect for runs the moment one is scheduled instead of at the next poll.
+
+    Prefect publishes `prefect.flow-run.Scheduled` on its events websocket when a run is
+    created; each one triggers the worker's own `get_and_submit_flow_runs` (which skips
+    runs already being submitted). The periodic poll stays as the fallback: a missed event
+    costs at most one poll interval, never a run."""
+    from prefect.events.clients import get_events_subscriber
+    from prefect.events.filters import EventFilter, EventNameFilter
+
+    scheduled = EventFilter(event=EventNameFilter(name=["prefect.flow-run.Scheduled"]))
+    while True:
+        try:
+            async with get_events_subscriber(filter=scheduled, reconnect_on_clean_close=True) as subscriber:
+                async for _ in subscriber:
+                    if worker._has_successfully_synced:  # noqa: SLF001 - the poll loop's own readiness flag
+                        await worker.get_and_submit_flow_runs()
+        except Exception:  # noqa: BLE001 - the event stream is an accelerator; polling carries on without it
+            log.warning("Prefect's event stream is unavailable; starting runs at the poll interval", exc_info=True)
+        await anyio.sleep(5)
+
+
 async def serve(work_pool: str, name: str | None = None) -> None:
     """Run the warm worker until cancelled."""
     await anyio.to_thread.run_sync(announce_sandbox)
     await anyio.to_thread.run_sync(warm_up)
     async with WarmProcessWorker(work_pool_name=work_pool, name=name) as worker:
-        await worker.start(printer=print)
+        # a plain task, not a task group: the worker's own loops own the cancel scopes at shutdown
+        wake_up = asyncio.create_task(poll_when_scheduled(worker), name="poll-when-scheduled")
+        try:
+            await worker.start(printer=print)
+        finally:
+            wake_up.cancel()
+            await asyncio.gather(wake_up, return_exceptions=True)

@@ -52,6 +52,13 @@ async def queued_jobs(session: AsyncSession, model_type: str) -> Sequence[JobRun
     )).all()
 
 
+async def unlaunched_jobs(session: AsyncSession, created_before: datetime) -> Sequence[JobRun]:
+    """Pending jobs whose Prefect flow run was never recorded (the facade stopped while creating it)."""
+    return (await session.scalars(
+        select(JobRun).where(JobRun.status == JobStatus.pending.value, JobRun.flow_run_id.is_(None), JobRun.created_at < created_before)
+    )).all()
+
+
 async def list_jobs(
     session: AsyncSession, *, model_type: str | None, status: str | None, model_id: int | None,
     triggered_by: str | None, limit: int, offset: int,

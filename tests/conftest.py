@@ -58,7 +58,10 @@ def upload(api: httpx.Client, filename: str, content: bytes, model_type: str, de
 def execute(api: httpx.Client, model_type: str, **body) -> dict:
     response = api.post("/api/optimization/execute", json={"modelType": model_type, **body})
     assert response.status_code == 202, response.text
-    return response.json()
+    started = response.json()
+    # the Prefect flow run is created just after the answer; tests that talk to Prefect need its id
+    started["flowRunId"] = started["flowRunId"] or wait_until(lambda: job(api, started["jobId"])["flow_run_id"], 60, "the job's Prefect flow run")
+    return started
 
 
 def job(api: httpx.Client, job_id: str) -> dict:
