@@ -3,6 +3,7 @@ import { useEffect, useState } from "react";
 import { api } from "../lib/api";
 import { formatDuration, formatTime } from "../lib/format";
 import type { JobEvent } from "../lib/realtime";
+import { applyJobEvent, displayStatus, EMPTY_LIMITS, type LimitsForm, parseLimits, queuePlace } from "../lib/sandbox";
 import { isActive, mayOperate, MODEL_TYPES, type Job, type Model, type ModelType } from "../lib/types";
 
 interface Props {
@@ -38,6 +39,8 @@ export function ControlPanel({ role, models, jobsTick, lastEvent, onStarted, onO
   const [latest, setLatest] = useState<Partial<Record<ModelType, Job>>>({});
   const [errors, setErrors] = useState<Partial<Record<ModelType, string>>>({});
   const [configText, setConfigText] = useState("");
+  const [limits, setLimits] = useState<LimitsForm>(EMPTY_LIMITS);
+  const limitField = (key: keyof LimitsForm) => (e: { target: { value: string } }) => setLimits((l) => ({ ...l, [key]: e.target.value }));
 
   useEffect(() => {
     let stale = false;
@@ -55,22 +58,14 @@ export function ControlPanel({ role, models, jobsTick, lastEvent, onStarted, onO
     setLatest((current) => {
       const job = current[lastEvent.modelType as ModelType];
       if (!job || job.job_id !== lastEvent.jobId) return current;
-      return {
-        ...current,
-        [lastEvent.modelType]: {
-          ...job,
-          status: lastEvent.status ?? job.status,
-          progress: lastEvent.progress ?? job.progress,
-          duration_ms: lastEvent.durationMs ?? job.duration_ms,
-        },
-      };
+      return { ...current, [lastEvent.modelType]: applyJobEvent(job, lastEvent) };
     });
   }, [lastEvent]);
 
   const run = async (type: ModelType) => {
     setErrors((e) => ({ ...e, [type]: undefined }));
     try {
-      const started = await api.execute(type, parseConfig(configText));
+      const started = await api.execute(type, parseConfig(configText), parseLimits(limits));
       onStarted(started.jobId, type);
     } catch (e) {
       setErrors((all) => ({ ...all, [type]: e instanceof Error ? e.message : String(e) }));
@@ -91,7 +86,8 @@ export function ControlPanel({ role, models, jobsTick, lastEvent, onStarted, onO
       {MODEL_TYPES.map((type) => {
         const active = models.find((m) => m.model_type === type && m.status === "active");
         const job = latest[type];
-        const status = job?.status ?? "idle";
+        const status = displayStatus(job);
+        const place = queuePlace(job);
         const reasonId = `run-${type}-reason`;
         const blocked = runBlockedBecause(type, role, active);
         return (
@@ -115,6 +111,7 @@ export function ControlPanel({ role, models, jobsTick, lastEvent, onStarted, onO
             )}
             <div className="control-status">
               <span className={`status status-${status}`} data-testid={`status-${type}`}>{status}</span>
+              {place && <span className="queue-place small" data-testid={`queue-${type}`}>{place}</span>}
               <progress aria-label={`${type} progress`} max={100} value={job?.progress ?? 0} />
               {job && (
                 <button className="link" onClick={() => onOpen(job.job_id)} title="Open this run">
@@ -134,6 +131,23 @@ export function ControlPanel({ role, models, jobsTick, lastEvent, onStarted, onO
           onChange={(e) => setConfigText(e.target.value)}
         />
         <p className="muted small">Passed to the next run as CONFIG; the server checks it against the model's schema.</p>
+        <fieldset className="limits">
+          <legend>Limits (empty = the server's; only lower)</legend>
+          <label htmlFor="limit-timeout">Timeout (s)</label>
+          <input id="limit-timeout" inputMode="decimal" value={limits.timeoutS} onChange={limitField("timeoutS")} />
+          <label htmlFor="limit-memory">Memory (MB)</label>
+          <input id="limit-memory" inputMode="numeric" value={limits.memoryMb} onChange={limitField("memoryMb")} />
+          <label htmlFor="limit-procs">Processes</label>
+          <input id="limit-procs" inputMode="numeric" value={limits.maxProcs} onChange={limitField("maxProcs")} />
+          <label htmlFor="limit-log">Log cap (MB)</label>
+          <input id="limit-log" inputMode="decimal" value={limits.maxLogMb} onChange={limitField("maxLogMb")} />
+          <label htmlFor="limit-network">Network</label>
+          <select id="limit-network" value={limits.network} onChange={limitField("network")}>
+            <option value="">server default</option>
+            <option value="off">off</option>
+            <option value="on">on</option>
+          </select>
+        </fieldset>
       </details>
     </section>
   );

@@ -1,6 +1,7 @@
 import type { Socket } from "socket.io-client";
 import { useConnectionState } from "../lib/realtime";
 import { NotificationsBell } from "./NotificationsBell";
+import { ProtectionsIndicator } from "./ProtectionsIndicator";
 
 const LABELS = { connected: "Live", connecting: "Connecting…", disconnected: "Reconnecting…" };
 
@@ -13,6 +14,7 @@ export function Header({ me, socket, jobsTick }: { me: { name: string; role: str
         <span className="dot" aria-hidden="true" /> {LABELS[state]}
       </span>
       <span className="spacer" />
+      <ProtectionsIndicator />
       <a href="/docs" target="_blank" rel="noopener">API docs</a>
       <span className="me">
         {me.name} ({me.role})

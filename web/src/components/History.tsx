@@ -2,11 +2,13 @@
 import { useEffect, useState } from "react";
 import { api } from "../lib/api";
 import { formatDuration, formatNumber, formatTime } from "../lib/format";
+import { displayStatus, queuePlace } from "../lib/sandbox";
 import { MODEL_TYPES, type Job } from "../lib/types";
 import { Comparison } from "./Comparison";
 
 const PAGE = 15;
-const STATUSES = ["pending", "queued", "running", "success", "failed", "cancelled"];
+// The server keeps a queued run "pending" (with a place in line), so "pending" finds both.
+const STATUSES = ["pending", "running", "success", "failed", "cancelled"];
 
 export function History({ jobsTick, onOpen }: { jobsTick: number; onOpen: (jobId: string) => void }) {
   const [jobs, setJobs] = useState<Job[]>([]);
@@ -86,7 +88,10 @@ export function History({ jobsTick, onOpen }: { jobsTick: number; onOpen: (jobId
               <td>{job.model_type}</td>
               <td>{job.model_name ? `${job.model_name} v${job.model_version}` : "—"}</td>
               <td>{job.triggered_by}</td>
-              <td><span className={`status status-${job.status}`}>{job.status}</span></td>
+              <td>
+                <span className={`status status-${displayStatus(job)}`}>{displayStatus(job)}</span>
+                {queuePlace(job) && <span className="queue-place small"> {queuePlace(job)}</span>}
+              </td>
               <td>{formatTime(job.started_at)}</td>
               <td>{formatDuration(job.duration_ms)}</td>
               <td className="num">{formatNumber(job.objective_value)}</td>

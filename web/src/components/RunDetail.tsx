@@ -2,7 +2,8 @@
 import { useEffect, useRef, useState } from "react";
 import { api } from "../lib/api";
 import { formatBytes, formatDuration, formatNumber, formatTime, levelClass } from "../lib/format";
-import { isActive, type JobDetail, type StoredLog } from "../lib/types";
+import { describeLimits, displayStatus, queuePlace } from "../lib/sandbox";
+import { isActive, type Dataset, type JobDetail, type StoredLog } from "../lib/types";
 
 const LOG_PAGE = 200;
 
@@ -21,10 +22,18 @@ export function RunDetail({ jobId, jobsTick, onClose, onStarted }: Props) {
   const [page, setPage] = useState<{ logs: StoredLog[]; nextAfterSeq: number; hasMore: boolean } | null>(null);
   const dialog = useRef<HTMLDivElement>(null);
   const after = cursors[cursors.length - 1];
+  const [dataset, setDataset] = useState<Dataset | null>(null);
 
   useEffect(() => {
     api.job(jobId).then((r) => setJob(r.job), (e: Error) => setError(e.message));
   }, [jobId, jobsTick]);
+  // The job records the dataset's id and sha256; its name comes from the type's dataset list.
+  const datasetId = job?.data_source_id;
+  const modelType = job?.model_type;
+  useEffect(() => {
+    if (datasetId == null || !modelType) return;
+    api.datasets(modelType).then((r) => setDataset(r.dataSources.find((d) => d.id === datasetId) ?? null), () => setDataset(null));
+  }, [datasetId, modelType]);
   useEffect(() => {
     api.logs(jobId, after, LOG_PAGE).then(setPage, (e: Error) => setError(e.message));
   }, [jobId, after, jobsTick]);
@@ -71,7 +80,10 @@ export function RunDetail({ jobId, jobsTick, onClose, onStarted }: Props) {
             <dl className="facts">
               <dt>Type</dt><dd>{job.model_type}</dd>
               <dt>Model</dt><dd>{job.model_name} v{job.model_version}</dd>
-              <dt>Status</dt><dd><span className={`status status-${job.status}`} data-testid="detail-status">{job.status}</span> (attempt {job.attempt})</dd>
+              <dt>Status</dt><dd>
+                <span className={`status status-${displayStatus(job)}`} data-testid="detail-status">{displayStatus(job)}</span>
+                {queuePlace(job) && ` ${queuePlace(job)}`} (attempt {job.attempt})
+              </dd>
               <dt>Trigger</dt><dd>{job.triggered_by}</dd>
               <dt>Started</dt><dd>{formatTime(job.started_at)}</dd>
               <dt>Duration</dt><dd>{formatDuration(job.duration_ms)}</dd>
@@ -90,6 +102,21 @@ export function RunDetail({ jobId, jobsTick, onClose, onStarted }: Props) {
                 </ul>
               )}
               <p><a href={`${base}/logfile`} download>Download the whole log</a></p>
+              <h3>Limits</h3>
+              {describeLimits(job.limits).length === 0 ? <p className="muted">Not recorded.</p> : (
+                <dl className="facts" aria-label="Run limits">
+                  {describeLimits(job.limits).map(([label, value]) => (
+                    <div key={label} className="fact"><dt>{label}</dt><dd>{value}</dd></div>
+                  ))}
+                </dl>
+              )}
+              <h3>Provenance</h3>
+              <dl className="facts" aria-label="Run provenance">
+                <div className="fact"><dt>Model</dt><dd>{job.model_name ? `${job.model_name} v${job.model_version}` : "—"}</dd></div>
+                <div className="fact"><dt>Model sha256</dt><dd className="mono hash">{job.model_sha256 ?? "—"}</dd></div>
+                <div className="fact"><dt>Dataset</dt><dd>{job.data_source_id == null ? "none" : dataset?.name ?? `#${job.data_source_id}`}</dd></div>
+                <div className="fact"><dt>Dataset sha256</dt><dd className="mono hash">{job.data_source_sha256 ?? "—"}</dd></div>
+              </dl>
               <h3>Config</h3>
               <pre className="config" aria-label="Run config">{JSON.stringify(job.model_config ?? {}, null, 2)}</pre>
             </div>

@@ -1,6 +1,7 @@
 // HTTP to the facade. The page signs in through the HttpOnly session cookie, which the browser
 // sends with every same-origin request; no key ever reaches JavaScript.
-import type { Job, JobDetail, Model, Notification, StoredLog } from "./types";
+import type { RunLimitsRequest } from "./sandbox";
+import type { Dataset, Job, JobDetail, Model, Notification, Protections, StoredLog } from "./types";
 
 export class ApiError extends Error {
   constructor(public status: number, message: string, public details?: unknown) {
@@ -39,8 +40,8 @@ export const api = {
   activate: (id: number) => request<{ message: string }>(`${base}/models/${id}/activate`, { method: "POST" }),
   removeModel: (id: number, hard: boolean) =>
     request<{ status: string }>(`${base}/models?id=${id}${hard ? "&hard=true" : ""}`, { method: "DELETE" }),
-  execute: (modelType: string, config?: Record<string, unknown>) =>
-    request<{ jobId: string; status: string }>(`${base}/execute`, json(config ? { modelType, config } : { modelType })),
+  execute: (modelType: string, config?: Record<string, unknown>, limits?: Partial<RunLimitsRequest>) =>
+    request<{ jobId: string; status: string }>(`${base}/execute`, json({ modelType, ...(config && { config }), ...(limits && { limits }) })),
   cancel: (jobId: string) => request<{ status: string }>(`${base}/jobs/${encodeURIComponent(jobId)}/cancel`, { method: "POST" }),
   retry: (jobId: string) => request<{ jobId: string }>(`${base}/jobs/${encodeURIComponent(jobId)}/retry`, { method: "POST" }),
   jobs: (params: Record<string, string | number | undefined>) => {
@@ -53,6 +54,8 @@ export const api = {
     request<{ logs: StoredLog[]; nextAfterSeq: number; hasMore: boolean }>(
       `${base}/jobs/${encodeURIComponent(jobId)}/logs?after_seq=${afterSeq}&limit=${limit}`,
     ),
+  datasets: (type: string) => request<{ dataSources: Dataset[] }>(`${base}/datasources?type=${encodeURIComponent(type)}`),
+  health: () => request<{ status: string; sandbox: Protections | null }>("/api/health"),
   notifications: () => request<{ notifications: Notification[]; unread: number }>(`${base}/notifications?limit=30`),
   markRead: (ids?: number[]) => request<{ marked: number }>(`${base}/notifications/read`, json(ids ? { ids } : {})),
 };

@@ -13,6 +13,9 @@ export interface JobEvent {
   objectiveValue?: number | null;
   durationMs?: number | null;
   error?: string | null;
+  // optimization:status while the run waits in line (api/realtime.py `queued`)
+  queued?: boolean;
+  queuePosition?: number;
 }
 
 export const JOB_EVENTS = [

@@ -38,6 +38,41 @@ export interface Job {
   objective_value: number | null;
   duration_ms: number | null;
   last_seq: number;
+  // set while the run waits for a slot of its type (1 = starts next); the server keeps such runs "pending"
+  queue_position?: number | null;
+  model_sha256?: string | null;
+  data_source_id?: number | null;
+  data_source_sha256?: string | null;
+  limits?: RunLimits | null;
+}
+
+/** The limits a run ran under, as the server recorded them (optbox/protocol.py RunLimits). */
+export interface RunLimits {
+  timeout_s?: number;
+  memory_mb?: number;
+  max_procs?: number;
+  max_log_mb?: number;
+  network?: boolean;
+}
+
+/** `/api/health` → `sandbox` (optbox/sandbox.py Protections). */
+export interface Protections {
+  bubblewrap: boolean;
+  filesystem_isolation: boolean;
+  network_isolation: boolean;
+  pid_namespace: boolean;
+  unprivileged_user: boolean;
+  memory_limit: string | null;
+  process_limit: string | null;
+  tree_kill: string;
+  missing: string[];
+}
+
+export interface Dataset {
+  id: number;
+  name: string;
+  model_type: string;
+  sha256: string;
 }
 
 export interface Artifact {
