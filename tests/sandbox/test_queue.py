@@ -27,14 +27,17 @@ def dmo_one_at_a_time(stack):
 
 
 async def test_runs_past_the_limit_wait_in_line_and_start_in_order(api, stack, events, dmo_one_at_a_time):
+    # a run that holds the type's one slot until it is cancelled, so the line cannot move under the test
+    blocker = execute(api, "DMO", modelId=upload_model(api, MODELS / "endless.py", "DMO")["id"])
+    wait_until(lambda: job(api, blocker["jobId"])["status"] == "running", 120, "the blocker to run")
     model = upload_model(api, MODELS / "printer.py", "DMO")
-    started = [execute(api, "DMO", modelId=model["id"], config={"lines": 15, "delay": 0.1}) for _ in range(3)]
-    ids = [s["jobId"] for s in started]
-    last = job(api, ids[2])
-    assert last["status"] == "pending" and last["queue_position"] >= 2
+    ids = [execute(api, "DMO", modelId=model["id"], config={"lines": 15, "delay": 0.1})["jobId"] for _ in range(3)]
+    assert [job(api, job_id)["queue_position"] for job_id in ids] == [1, 2, 3]
+    assert all(job(api, job_id)["status"] == "pending" for job_id in ids)
     listed = {j["job_id"]: j["queue_position"] for j in api.get("/api/optimization/jobs", params={"type": "DMO", "status": "pending"}).json()["jobs"]}
-    assert listed[ids[2]] >= 1
+    assert [listed[job_id] for job_id in ids] == [1, 2, 3]
 
+    assert api.post(f"/api/optimization/jobs/{blocker['jobId']}/cancel").status_code == 200
     rows = [await asyncio.to_thread(wait_for_job, api, job_id, timeout=180) for job_id in ids]  # the Socket.IO client keeps listening
     assert [r["status"] for r in rows] == ["success"] * 3
     assert rows[0]["started_at"] < rows[1]["started_at"] < rows[2]["started_at"]
@@ -43,4 +46,4 @@ async def test_runs_past_the_limit_wait_in_line_and_start_in_order(api, stack, e
     assert job(api, ids[2])["queue_position"] is None
 
     places = [e["queuePosition"] for e in events.of("optimization:status", ids[2]) if e.get("queued")]
-    assert places and places[-1] == 1 and places == sorted(places, reverse=True) and places[0] >= 2
+    assert places[0] == 3 and places[-1] == 1 and places == sorted(places, reverse=True)
