@@ -47,3 +47,18 @@ def test_a_line_over_prefects_size_limit_is_cut_not_dropped(monkeypatch):
     [record] = _records(monkeypatch, _line("é" * PREFECT_LOGGING_TO_API_MAX_LOG_SIZE.value()))
     assert len(orjson.dumps(record)) <= PREFECT_LOGGING_TO_API_MAX_LOG_SIZE.value()
     assert record["message"].startswith("éé") and record["message"].endswith("... [truncated]")
+
+
+async def test_past_its_rate_lines_go_in_order_as_multi_line_records_and_none_is_dropped(monkeypatch):
+    messages = [f"tick {i}" for i in range(1, 1001)]
+    queue = Queue()
+    monkeypatch.setattr(APILogWorker, "instance", classmethod(lambda cls, *args: queue))
+    sink = PrefectRunLog(str(uuid.uuid4()))
+    for message in messages:
+        sink.send(_line(message))
+    sink.flush()  # what the flow does when the run ends
+    records = [orjson.loads(item) for item in queue.sent]
+    assert len(records) < len(messages)  # Prefect got fewer rows, not fewer lines
+    assert [line for record in records for line in record["message"].split("\n")] == messages
+    for record in records:
+        LogCreate.model_validate(record)
