@@ -276,9 +276,10 @@ async def _run_claimed(facade: FacadeClient, claimed: ClaimedRun, flow_run_id: s
     shipper = LineShipper(facade, claimed.job_id, attempt)
     shipper.start()
     outcome: RunOutcome | None = None
+    prefect_log = PrefectRunLog(flow_run_id)
     try:
         with log_path.open("w", encoding="utf-8") as log_file:
-            lines = LineSequencer(first_seq=claimed.next_seq, log_file=log_file, prefect_log=PrefectRunLog(flow_run_id).send,
+            lines = LineSequencer(first_seq=claimed.next_seq, log_file=log_file, prefect_log=prefect_log.send,
                                   ship=shipper.put, max_log_bytes=int(claimed.limits.max_log_mb * 1024 * 1024))
             lines.system(f"attempt {attempt}: {claimed.model_type.value} model {claimed.model_name} v{claimed.model_version} (sha256 {claimed.model.sha256[:12]})")
             launch = None
@@ -301,6 +302,7 @@ async def _run_claimed(facade: FacadeClient, claimed: ClaimedRun, flow_run_id: s
         await facade.upload_artifact(claimed.job_id, "log", f"attempt-{attempt}.log", log_path.read_bytes())
         await facade.finish(claimed.job_id, outcome)
     finally:
+        prefect_log.flush()
         if outcome is None:  # cancelled or crashed: still hand over what was printed
             await asyncio.shield(_drain_quietly(shipper))
         shutil.rmtree(scratch, ignore_errors=True)

@@ -38,7 +38,7 @@ class Settings(BaseSettings):
     work_pool: str = "optbox-process"
     timezone: str = Field("Asia/Kolkata", description="Timezone of the DMO/RMO/SO schedules.")
     schedules_active: bool = Field(True, description="Deploy the DMO/RMO/SO schedules active (tests turn them off).")
-    worker_poll_s: float = Field(0.25, description="How often the worker asks Prefect for runs to start (click → first line waits half of it on average).")
+    worker_poll_s: float = Field(1.0, description="How often the worker asks Prefect for runs to start.")
     mirror_interval_s: float = Field(1.0, description="How often the facade reconciles JobRun with Prefect.")
     mirror_lookback_h: float = Field(24.0, description="How far back the mirror looks for runs it has not seen.")
 

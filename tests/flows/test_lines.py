@@ -74,3 +74,18 @@ def test_prefects_copy_stops_after_its_cap_with_one_warning(monkeypatch):
     warnings = [record for record in records if record["level"] == 30]
     assert len(warnings) == 1 and "further lines are in optbox's log only" in warnings[0]["message"]
     assert records[-1] is warnings[0] and 3 <= len(records) - 1 < 10
+
+
+async def test_past_its_rate_lines_go_in_order_as_multi_line_records_and_none_is_dropped(monkeypatch):
+    messages = [f"tick {i}" for i in range(1, 1001)]
+    queue = Queue()
+    monkeypatch.setattr(APILogWorker, "instance", classmethod(lambda cls, *args: queue))
+    sink = PrefectRunLog(str(uuid.uuid4()))
+    for message in messages:
+        sink.send(_line(message))
+    sink.flush()  # what the flow does when the run ends
+    records = [orjson.loads(item) for item in queue.sent]
+    assert len(records) < len(messages)  # Prefect got fewer rows, not fewer lines
+    assert [line for record in records for line in record["message"].split("\n")] == messages
+    for record in records:
+        LogCreate.model_validate(record)
