@@ -5,33 +5,18 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
 import psutil
 
+from tests.stack import free_port, wait_until  # the suite's stack helpers: one way to find a port and to wait
+
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 ADMIN_TOKEN = "bench-admin-" + "b" * 24
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def wait_until(predicate, timeout: float, what: str, interval: float = 0.2):
-    deadline = time.monotonic() + timeout
-    while not (result := predicate()):
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"timed out after {timeout:.0f} s waiting for {what}")
-        time.sleep(interval)
-    return result
 
 
 @dataclass
