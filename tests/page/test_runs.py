@@ -169,6 +169,10 @@ async def shown_seqs(page) -> list[int]:
     """Every seq the virtualized panel shows, top to bottom (it renders only what is in view, so scroll through)."""
     panel = page.get_by_role("log", name="Live log")
     await panel.evaluate("el => { el.scrollTop = 0; }")
+    # until the virtualizer has re-rendered for the top, the rows in the DOM are still the ones from before
+    await page.wait_for_function(
+        "el => [...el.querySelectorAll('[data-seq]')].some(r => Math.abs(r.getBoundingClientRect().top - el.getBoundingClientRect().top) < r.offsetHeight)",
+        arg=await panel.element_handle())
     seen: dict[int, None] = {}
     while True:
         rows = await panel.evaluate(
