@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
+from pathlib import Path
 
+import psutil
 import pytest
 
 from optbox import sandbox
+from optbox.settings import get_settings
+from tests.stack import wait_until
 
 needs_cgroups = pytest.mark.skipif(not sandbox.cgroup_layout().pids or not sandbox.cgroup_layout().memory, reason="no writable cgroups")
 
@@ -60,3 +65,81 @@ def test_without_a_memory_cgroup_the_launcher_falls_back_to_an_address_space_lim
     result = subprocess.run(sandbox.launcher([sys.executable, "-c", hog], procs_files=[], rlimits={"v": 200 * 1024}),
                             capture_output=True, text=True, timeout=60)
     assert result.returncode == 1 and "MemoryError" in result.stderr
+
+
+@pytest.fixture
+def withholding(monkeypatch):
+    """Probe as this process would with OPTBOX_RUN_SANDBOX_WITHOUT set (the caches are per process)."""
+    def withhold(value: str) -> sandbox.Protections:
+        monkeypatch.setenv("OPTBOX_RUN_SANDBOX_WITHOUT", value)
+        get_settings.cache_clear()
+        sandbox.probe.cache_clear()
+        return sandbox.probe()
+
+    yield withhold
+    monkeypatch.delenv("OPTBOX_RUN_SANDBOX_WITHOUT", raising=False)
+    get_settings.cache_clear()
+    sandbox.probe.cache_clear()
+
+
+def test_withheld_mechanisms_are_reported_missing_as_withheld_and_not_used(withholding):
+    protections = withholding("cgroups")
+    assert sandbox.cgroup_layout() == sandbox.CgroupLayout() and protections.memory_limit == "rlimit (address space)"
+    assert sum("withheld by OPTBOX_RUN_SANDBOX_WITHOUT" in gap for gap in protections.missing) == 2  # memory and pids
+    protections = withholding("bwrap,cgroups")
+    assert not sandbox.bwrap_works() and not protections.bubblewrap and protections.tree_kill == sandbox.TREE_KILL_REAPER
+    assert all("withheld" in gap for gap in protections.missing)
+    assert sandbox.RunCgroup("unit-withheld", memory_mb=50, max_procs=4).dirs == []  # nothing is created
+    assert not any("withheld" in gap for gap in withholding("").missing)
+
+
+def _running(pid_file: Path) -> bool:
+    try:
+        return psutil.Process(int(pid_file.read_text())).status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return False
+
+
+DETACHING = ("import subprocess, sys, time\n"
+             "child = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(60)'], start_new_session=True)\n"
+             "open(sys.argv[1], 'w').write(str(child.pid))\n")
+
+
+def test_the_reaper_ends_what_its_model_detached_when_the_model_exits_and_keeps_its_status(tmp_path):
+    pid_file = tmp_path / "child.pid"
+    result = subprocess.run(sandbox.reaped([sys.executable, "-c", DETACHING + "raise SystemExit(4)", str(pid_file)]), timeout=30)
+    assert result.returncode == 4 and not _running(pid_file)
+    killed = subprocess.run(sandbox.reaped([sys.executable, "-c", "import os, signal; os.kill(os.getpid(), signal.SIGKILL)"]), timeout=30)
+    assert killed.returncode == -9
+
+
+def test_the_reaper_ends_its_whole_tree_on_sigterm_and_the_flow_can_end_it_through_the_reaper(tmp_path):
+    for end in ("sigterm", "flow"):
+        pid_file = tmp_path / f"{end}.pid"
+        process = subprocess.Popen(sandbox.reaped([sys.executable, "-c", DETACHING + "time.sleep(60)", str(pid_file)]))
+        wait_until(pid_file.exists, 20, "the detached child")
+        wait_until(lambda pid_file=pid_file: pid_file.read_text(), 5, "its pid")
+        if end == "sigterm":
+            process.terminate()
+        else:
+            sandbox.end_reaped_trees()
+            process.kill()
+        process.wait(10)
+        wait_until(lambda pid_file=pid_file: not _running(pid_file), 5, "the detached child to be gone")
+
+
+SYSTEM_PYTHON = Path("/usr/bin/python3")
+
+
+@pytest.mark.skipif(os.geteuid() != 0 or not SYSTEM_PYTHON.exists(), reason="runs the storm as another, unprivileged user")
+def test_without_a_pids_cgroup_rlimit_nproc_stops_a_fork_storm_of_an_unprivileged_user():
+    storm = ("import os, time\nn = 0\ntry:\n    while True:\n        if os.fork() == 0:\n            time.sleep(60); os._exit(0)\n"
+             "        n += 1\nexcept OSError:\n    print(n, flush=True)\n")
+    process = subprocess.Popen(sandbox.launcher([str(SYSTEM_PYTHON), "-c", storm], procs_files=[], rlimits={"u": 8}),
+                               stdout=subprocess.PIPE, text=True, user=sandbox.SANDBOX_UID, group=sandbox.SANDBOX_UID,
+                               start_new_session=True, cwd="/")
+    try:
+        assert 0 < int(process.stdout.readline()) < 8
+    finally:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
