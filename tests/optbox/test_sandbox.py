@@ -113,16 +113,20 @@ def test_the_reaper_ends_what_its_model_detached_when_the_model_exits_and_keeps_
     assert killed.returncode == -9
 
 
-def test_the_reaper_ends_its_whole_tree_on_sigterm_and_the_flow_can_end_it_through_the_reaper(tmp_path):
-    for end in ("sigterm", "flow"):
+def test_the_reaper_ends_its_whole_tree_on_sigterm_through_the_flow_and_when_the_flow_dies(tmp_path):
+    for end in ("sigterm", "flow", "flow dies"):
         pid_file = tmp_path / f"{end}.pid"
-        process = subprocess.Popen(sandbox.reaped([sys.executable, "-c", DETACHING + "time.sleep(60)", str(pid_file)]))
+        argv = sandbox.reaped([sys.executable, "-c", DETACHING + "time.sleep(60)", str(pid_file)])
+        if end == "flow dies":  # a stand-in flow that starts the reaper and is then killed outright
+            argv = [sys.executable, "-c", f"import subprocess, time\nsubprocess.Popen({argv!r})\ntime.sleep(60)"]
+        process = subprocess.Popen(argv)
         wait_until(pid_file.exists, 20, "the detached child")
         wait_until(lambda pid_file=pid_file: pid_file.read_text(), 5, "its pid")
         if end == "sigterm":
             process.terminate()
         else:
-            sandbox.end_reaped_trees()
+            if end == "flow":
+                sandbox.end_reaped_trees()
             process.kill()
         process.wait(10)
         wait_until(lambda pid_file=pid_file: not _running(pid_file), 5, "the detached child to be gone")
