@@ -168,9 +168,14 @@ def cgroup_layout() -> CgroupLayout:
 
 @lru_cache
 def _host_cgroup_layout() -> CgroupLayout:
+    return layout_for(_mounts(), _own_paths())
+
+
+def layout_for(mounts: list[tuple[Path, str, set[str]]], own: dict[str, str]) -> CgroupLayout:
+    """The layout on these cgroup mounts (as `_mounts`), for a process in these groups (as `_own_paths`):
+    v2 for membership and cgroup.kill, and for the limits whose controllers it can delegate; v1 for the rest."""
     layout = CgroupLayout()
-    own = _own_paths()
-    for mount, fstype, options in _mounts():
+    for mount, fstype, options in mounts:
         if fstype == "cgroup2" and layout.unified is None:
             base = mount / own.get("", "/").lstrip("/")
             files = {"cgroup.kill": False}

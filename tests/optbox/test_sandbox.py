@@ -147,3 +147,41 @@ def test_without_a_pids_cgroup_rlimit_nproc_stops_a_fork_storm_of_an_unprivilege
     finally:
         os.killpg(process.pid, signal.SIGKILL)
         process.wait()
+
+
+# cgroup v2 layout decisions on a directory tree standing in for the cgroup mounts. What the kernel
+# does there (create a group's interface files, refuse a busy group's controllers, enforce) is not
+# imitated: only the files the decisions read are written, and only the decisions are checked.
+
+def _v2_group(path: Path, controllers: str) -> Path:
+    path.mkdir(parents=True)
+    (path / "cgroup.controllers").write_text(controllers)
+    (path / "cgroup.subtree_control").write_text("")
+    return path
+
+
+def test_on_cgroup_v2_with_memory_and_pids_delegated_a_run_gets_one_group_under_the_workers_own(tmp_path):
+    own = _v2_group(tmp_path / "unified" / "worker.service", "cpu memory pids")
+    layout = sandbox.layout_for([(tmp_path / "unified", "cgroup2", {"rw"})], {"": "/worker.service"})
+    assert layout.unified == own / "optbox-runs" and layout.unified_controllers == {"memory", "pids"}
+    assert (layout.memory, layout.pids) == ("cgroup v2", "cgroup v2") and layout.memory_v1 is layout.pids_v1 is None
+    assert "pids" in (own / "optbox-runs" / "cgroup.subtree_control").read_text()  # enabled for the runs' groups
+    group = sandbox.RunCgroup("run-1", memory_mb=100, max_procs=16, layout=layout)
+    assert group.dirs == [own / "optbox-runs" / "run-1"] and group.procs_files == [str(own / "optbox-runs" / "run-1" / "cgroup.procs")]
+    assert (group.dirs[0] / "memory.max").read_text() == str(100 * 1024 * 1024) and (group.dirs[0] / "pids.max").read_text() == "16"
+    assert (group.dirs[0] / "memory.swap.max").read_text() == "0"
+
+
+def test_on_a_hybrid_host_limits_come_from_v1_and_the_controllerless_v2_group_only_tracks_members(tmp_path):
+    _v2_group(tmp_path / "unified", "")
+    for name in ("memory", "pids"):
+        (tmp_path / name / "worker").mkdir(parents=True)
+    mounts = [(tmp_path / "unified", "cgroup2", {"rw"}), (tmp_path / "memory", "cgroup", {"rw", "memory"}),
+              (tmp_path / "pids", "cgroup", {"rw", "pids"})]
+    layout = sandbox.layout_for(mounts, {"": "/", "memory": "/worker", "pids": "/worker"})
+    assert layout.unified == tmp_path / "unified" / "optbox-runs" and layout.unified_controllers == set()
+    assert layout.memory_v1 == tmp_path / "memory" / "worker" / "optbox-runs" and layout.pids_v1 == tmp_path / "pids" / "worker" / "optbox-runs"
+    assert (layout.memory, layout.pids) == ("cgroup v1", "cgroup v1")
+    group = sandbox.RunCgroup("run-2", memory_mb=100, max_procs=16, layout=layout)
+    assert len(group.dirs) == 3 and (layout.memory_v1 / "run-2" / "memory.limit_in_bytes").read_text() == str(100 * 1024 * 1024)
+    assert not (layout.unified / "run-2" / "memory.max").exists()  # the v2 group carries no limit without its controllers
