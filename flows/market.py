@@ -130,8 +130,17 @@ class ModelLaunch:
         else:
             self.env = _model_env(claimed, str(scratch), str(scratch / "output"), str(data_path) if data_path else None)
             command = [sys.executable, "-u", relative[0]]
-        rlimits = {} if self.cgroup.layout.memory else {"v": self.limits.memory_mb * 1024}
+        rlimits = sandbox.fallback_rlimits(self.cgroup.layout, memory_mb=self.limits.memory_mb, max_procs=self.limits.max_procs)
         self.argv = sandbox.launcher(command, procs_files=self.cgroup.procs_files, rlimits=rlimits)
+        self.reaping = self.protections.tree_kill == sandbox.TREE_KILL_REAPER
+        if self.reaping:  # nothing else holds the tree together: orphans would go to init and outlive the run
+            self.argv = sandbox.reaped(self.argv)
+
+    def kill_tree(self) -> None:
+        """End every process of the run (the model's own process is killed by its caller)."""
+        self.cgroup.kill()
+        if self.reaping:
+            sandbox.end_reaped_trees()
 
     def describe(self) -> list[tuple[str, LogLevel]]:
         """The run's log says what protected it, and loudly what did not."""
@@ -182,7 +191,7 @@ async def execute_model(lines: LineSequencer, launch: ModelLaunch, shipper: Line
         lines.system(message, level)
     lines.system(f"starting {launch.argv[-1]}")
     exited = await run_model_process(launch.argv, env=launch.env, cwd=launch.scratch, on_line=lines.emit,
-                                     timeout_s=launch.limits.timeout_s, kill_tree=launch.cgroup.kill,
+                                     timeout_s=launch.limits.timeout_s, kill_tree=launch.kill_tree,
                                      bulk=Bulk(dropping=lambda: lines.capped, dropped=lines.count_dropped),
                                      room=_backpressure(shipper))
     exit_code, error = launch.verdict(exited, lines.stderr_tail)

@@ -12,6 +12,11 @@ Two kernel mechanisms, each optional, each probed once per process by trying it:
   process/thread limit (binds root too, unlike RLIMIT_NPROC) and `cgroup.kill` (v2) to end
   the whole tree at once.
 
+Where neither is there, rlimits stand in for the limits (address space; processes of the worker's
+user, which do not bind root) and a subreaper (`reaper.py`) keeps the run's tree together so it can
+still be ended whole. OPTBOX_RUN_SANDBOX_WITHOUT withholds a mechanism the host has, to run as a
+host without it would (the fallbacks' tests, or a mechanism that misbehaves here).
+
 `probe()` says which of them are usable; `RunCgroup` and `bwrap_command` apply them to one run.
 Contract: nothing here raises because a mechanism is missing; callers read `Protections`
 and say so (the worker at start, the run in its log, /api/health).
@@ -28,7 +33,11 @@ import time
 from functools import lru_cache
 from pathlib import Path
 
+import psutil
 from pydantic import BaseModel
+
+from optbox import reaper
+from optbox.settings import get_settings
 
 CGROUP_ROOT = Path("/sys/fs/cgroup")
 GROUP_PARENT = "optbox-runs"
@@ -48,9 +57,14 @@ class Protections(BaseModel):
     pid_namespace: bool
     unprivileged_user: bool
     memory_limit: str | None  # "cgroup v2" | "cgroup v1" | "rlimit (address space)" | None
-    process_limit: str | None  # "cgroup v2" | "cgroup v1" | None
+    process_limit: str | None  # "cgroup v2" | "cgroup v1" | "rlimit (processes of the worker's user)" | None
     tree_kill: str  # how a run's whole process tree is ended
     missing: list[str]
+
+
+def withheld() -> set[str]:
+    """Mechanisms OPTBOX_RUN_SANDBOX_WITHOUT tells this process not to use: "bwrap", "cgroups"."""
+    return get_settings().run_sandbox_without
 
 
 # ----- cgroups -----------------------------------------------------------------------------
@@ -147,11 +161,21 @@ def _enable_v2_controllers(own: Path, parent: Path) -> set[str]:
     return enabled
 
 
-@lru_cache
 def cgroup_layout() -> CgroupLayout:
+    """The host's layout, or none at all where cgroups are withheld (nothing is probed or created then)."""
+    return CgroupLayout() if "cgroups" in withheld() else _host_cgroup_layout()
+
+
+@lru_cache
+def _host_cgroup_layout() -> CgroupLayout:
+    return layout_for(_mounts(), _own_paths())
+
+
+def layout_for(mounts: list[tuple[Path, str, set[str]]], own: dict[str, str]) -> CgroupLayout:
+    """The layout on these cgroup mounts (as `_mounts`), for a process in these groups (as `_own_paths`):
+    v2 for membership and cgroup.kill, and for the limits whose controllers it can delegate; v1 for the rest."""
     layout = CgroupLayout()
-    own = _own_paths()
-    for mount, fstype, options in _mounts():
+    for mount, fstype, options in mounts:
         if fstype == "cgroup2" and layout.unified is None:
             base = mount / own.get("", "/").lstrip("/")
             files = {"cgroup.kill": False}
@@ -354,13 +378,23 @@ def launcher(command: list[str], *, procs_files: list[str], rlimits: dict[str, i
     model's very first instruction already counts against the limits), sets fallback
     rlimits (`ulimit` flags to values) where no cgroup enforces them, and lowers the CPU
     priority of the whole tree (without CAP_SYS_NICE a model cannot raise it again)."""
-    steps = [f"ulimit -{flag} {int(value)} || exit 125" for flag, value in rlimits.items()]
+    steps = [_ulimit(flag, int(value)) for flag, value in rlimits.items()]
     steps.append('while [ "$1" != -- ]; do echo $$ > "$1" || exit 125; shift; done; shift')
     return ["/bin/sh", "-c", "; ".join(steps) + f'; exec nice -n {MODEL_NICENESS} "$@"', "optbox-sandbox", *procs_files, "--", *command]
 
 
-@lru_cache
 def bwrap_works() -> bool:
+    return "bwrap" not in withheld() and _bwrap_runs()
+
+
+def _ulimit(flag: str, value: int) -> str:
+    if flag == "u":  # processes: -u in bash and busybox, -p in dash (where bash's -p is the read-only pipe size)
+        return f"{{ ulimit -u {value} || ulimit -p {value}; }} 2>/dev/null || exit 125"
+    return f"ulimit -{flag} {value} || exit 125"
+
+
+@lru_cache
+def _bwrap_runs() -> bool:
     if shutil.which("bwrap") is None:
         return False
     try:
@@ -374,6 +408,51 @@ def bwrap_works() -> bool:
     return probe.returncode == 0 and probe.stdout.strip() == str(SANDBOX_UID)
 
 
+# ----- fallbacks: rlimits and a subreaper where the kernel mechanisms are missing ------------
+
+TREE_KILL_REAPER = "subreaper"
+NPROC_LIMIT = "rlimit (processes of the worker's user)"
+
+
+def fallback_rlimits(layout: CgroupLayout, *, memory_mb: int, max_procs: int) -> dict[str, int]:
+    """`ulimit` flags for what no cgroup enforces. RLIMIT_AS bounds each process's virtual memory (not
+    the tree's); RLIMIT_NPROC counts every process and thread of the real user, so it is set to what
+    that user runs now plus the run's allowance, and is left out for root, which it does not bind."""
+    rlimits = {} if layout.memory else {"v": memory_mb * 1024}
+    if layout.pids is None and os.geteuid() != 0:
+        rlimits["u"] = _tasks_of_user(os.getuid()) + max_procs
+    return rlimits
+
+
+def _tasks_of_user(uid: int) -> int:
+    count = 0
+    for process in psutil.process_iter(["uids", "num_threads"]):
+        if process.info["uids"] is not None and process.info["uids"].real == uid:
+            count += process.info["num_threads"] or 1
+    return count
+
+
+def reaped(argv: list[str]) -> list[str]:
+    """`argv` under the subreaper, which keeps every process it starts a descendant and ends them all with it."""
+    return [sys.executable, "-I", reaper.__file__, "--", *argv]
+
+
+def end_reaped_trees() -> None:
+    """SIGKILL everything under the reapers this process started. The reapers themselves stay alive
+    meanwhile (their caller kills them next), so no orphan is handed to init while this walks; it
+    waits a moment for each reaper to collect its dead."""
+    for child in psutil.Process().children():
+        try:
+            if child.cmdline()[2:3] == [reaper.__file__]:
+                reaper.end_descendants(child)
+                for _ in range(50):
+                    if not child.children():
+                        break
+                    time.sleep(0.01)
+        except psutil.Error:
+            pass
+
+
 @lru_cache
 def probe() -> Protections:
     """What a run on this host gets (cached: the host does not change under a process)."""
@@ -381,16 +460,28 @@ def probe() -> Protections:
     sandboxed = bwrap_works()
     root = os.geteuid() == 0
     memory = layout.memory or "rlimit (address space)"
-    procs = layout.pids
-    tree_kill = "cgroup.kill" if layout.can_kill else "pid namespace" if sandboxed else "cgroup members" if layout.pids else "process group"
-    missing = []
-    if not sandboxed:
-        missing.append("bubblewrap (bwrap) is unavailable: models see the host's files and network and run as the worker's user")
-    if layout.memory is None:
-        missing.append("no writable memory cgroup: memory is limited by RLIMIT_AS only (virtual memory, less exact)")
-    if layout.pids is None:
-        missing.append("no writable pids cgroup: no process limit (RLIMIT_NPROC would not bind root)")
+    procs = layout.pids or (None if root else NPROC_LIMIT)
+    tracked = layout.unified or layout.memory_v1 or layout.pids_v1
+    tree_kill = ("cgroup.kill" if layout.can_kill else "pid namespace" if sandboxed else "cgroup members" if tracked
+                 else TREE_KILL_REAPER)
     return Protections(
         bubblewrap=sandboxed, filesystem_isolation=sandboxed, network_isolation=sandboxed, pid_namespace=sandboxed,
-        unprivileged_user=sandboxed or not root, memory_limit=memory, process_limit=procs, tree_kill=tree_kill, missing=missing,
+        unprivileged_user=sandboxed or not root, memory_limit=memory, process_limit=procs, tree_kill=tree_kill,
+        missing=_missing(layout, sandboxed, root),
     )
+
+
+def _missing(layout: CgroupLayout, sandboxed: bool, root: bool) -> list[str]:
+    """What a run lacks here, each with what stands in for it."""
+    why = {name: "withheld by OPTBOX_RUN_SANDBOX_WITHOUT" for name in withheld()}
+    missing = []
+    if not sandboxed:
+        missing.append(f"bubblewrap (bwrap) is {why.get('bwrap', 'unavailable')}: models see the host's files and network "
+                       "and run as the worker's user")
+    if layout.memory is None:
+        missing.append(f"no memory cgroup ({why.get('cgroups', 'none writable')}): memory is limited by RLIMIT_AS only "
+                       "(virtual memory per process, less exact)")
+    if layout.pids is None:
+        fallback = "no process limit (RLIMIT_NPROC does not bind root)" if root else "RLIMIT_NPROC, counted over all processes of the worker's user"
+        missing.append(f"no pids cgroup ({why.get('cgroups', 'none writable')}): {fallback}")
+    return missing

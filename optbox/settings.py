@@ -10,10 +10,10 @@ import os
 import secrets
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from optbox.protocol import RunLimits
 
@@ -69,8 +69,17 @@ class Settings(BaseSettings):
     run_network: bool = Field(False, description="Whether models may use the network at all (off: an empty network namespace).")
     run_sandbox: Literal["auto", "required", "off"] = Field(
         "auto", description="auto: isolate with what the host offers, warn loudly about the rest; required: refuse to run without bubblewrap and cgroups.")
+    # A host lacking a mechanism, on purpose: to test the fallbacks, or where one misbehaves (a broken bwrap, a
+    # cgroup tree another manager fights over). Withheld ones are reported missing as if the host had none.
+    run_sandbox_without: Annotated[set[Literal["bwrap", "cgroups"]], NoDecode] = Field(
+        default_factory=set, description="Mechanisms not to use even if the host has them: comma-separated bwrap, cgroups.")
     run_concurrency: int = Field(2, ge=1, description="Runs of one model type at once; more wait queued (Prefect work-queue limits).")
     retention_days: float = Field(30.0, gt=0, description="Logs and result files of runs finished longer ago are pruned by the maintenance flow.")
+
+    @field_validator("run_sandbox_without", mode="before")
+    @classmethod
+    def _comma_separated(cls, value: object) -> object:
+        return {part.strip() for part in value.split(",") if part.strip()} if isinstance(value, str) else value
 
     def run_limits(self) -> RunLimits:
         """The server's run limits: defaults and ceilings at once."""

@@ -20,9 +20,8 @@ def _print_role_logs(system: Stack) -> None:
         print(f"----- {name} log (tail) -----\n{system.logs(name)[-6000:]}")
 
 
-@pytest.fixture(scope="session")
-def stack(tmp_path_factory, request) -> Stack:
-    system = Stack(tmp_path_factory.mktemp("optbox-data"))
+def running_stack(system: Stack, request):
+    """Start `system`, yield it, stop it; its roles' logs are printed when it or the session failed."""
     try:
         system.start()
     except Exception:
@@ -35,9 +34,18 @@ def stack(tmp_path_factory, request) -> Stack:
         _print_role_logs(system)  # what the processes said, for a failure seen only in CI
 
 
+def admin_client(system: Stack) -> httpx.Client:
+    return httpx.Client(base_url=system.api_url, timeout=30, headers={"Authorization": f"Bearer {ADMIN_TOKEN}"})
+
+
+@pytest.fixture(scope="session")
+def stack(tmp_path_factory, request) -> Stack:
+    yield from running_stack(Stack(tmp_path_factory.mktemp("optbox-data")), request)
+
+
 @pytest.fixture(scope="session")
 def api(stack: Stack) -> httpx.Client:
-    with httpx.Client(base_url=stack.api_url, timeout=30, headers={"Authorization": f"Bearer {ADMIN_TOKEN}"}) as client:
+    with admin_client(stack) as client:
         yield client
 
 

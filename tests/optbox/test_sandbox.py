@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
+from pathlib import Path
 
+import psutil
 import pytest
 
 from optbox import sandbox
+from optbox.settings import get_settings
+from tests.stack import wait_until
 
 needs_cgroups = pytest.mark.skipif(not sandbox.cgroup_layout().pids or not sandbox.cgroup_layout().memory, reason="no writable cgroups")
 
@@ -60,3 +65,123 @@ def test_without_a_memory_cgroup_the_launcher_falls_back_to_an_address_space_lim
     result = subprocess.run(sandbox.launcher([sys.executable, "-c", hog], procs_files=[], rlimits={"v": 200 * 1024}),
                             capture_output=True, text=True, timeout=60)
     assert result.returncode == 1 and "MemoryError" in result.stderr
+
+
+@pytest.fixture
+def withholding(monkeypatch):
+    """Probe as this process would with OPTBOX_RUN_SANDBOX_WITHOUT set (the caches are per process)."""
+    def withhold(value: str) -> sandbox.Protections:
+        monkeypatch.setenv("OPTBOX_RUN_SANDBOX_WITHOUT", value)
+        get_settings.cache_clear()
+        sandbox.probe.cache_clear()
+        return sandbox.probe()
+
+    yield withhold
+    monkeypatch.delenv("OPTBOX_RUN_SANDBOX_WITHOUT", raising=False)
+    get_settings.cache_clear()
+    sandbox.probe.cache_clear()
+
+
+def test_withheld_mechanisms_are_reported_missing_as_withheld_and_not_used(withholding):
+    protections = withholding("cgroups")
+    assert sandbox.cgroup_layout() == sandbox.CgroupLayout() and protections.memory_limit == "rlimit (address space)"
+    assert sum("withheld by OPTBOX_RUN_SANDBOX_WITHOUT" in gap for gap in protections.missing) == 2  # memory and pids
+    protections = withholding("bwrap,cgroups")
+    assert not sandbox.bwrap_works() and not protections.bubblewrap and protections.tree_kill == sandbox.TREE_KILL_REAPER
+    assert all("withheld" in gap for gap in protections.missing)
+    assert sandbox.RunCgroup("unit-withheld", memory_mb=50, max_procs=4).dirs == []  # nothing is created
+    assert not any("withheld" in gap for gap in withholding("").missing)
+
+
+def _running(pid_file: Path) -> bool:
+    try:
+        return psutil.Process(int(pid_file.read_text())).status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return False
+
+
+DETACHING = ("import subprocess, sys, time\n"
+             "child = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(60)'], start_new_session=True)\n"
+             "open(sys.argv[1], 'w').write(str(child.pid))\n")
+
+
+def test_the_reaper_ends_what_its_model_detached_when_the_model_exits_and_keeps_its_status(tmp_path):
+    pid_file = tmp_path / "child.pid"
+    result = subprocess.run(sandbox.reaped([sys.executable, "-c", DETACHING + "raise SystemExit(4)", str(pid_file)]), timeout=30)
+    assert result.returncode == 4 and not _running(pid_file)
+    killed = subprocess.run(sandbox.reaped([sys.executable, "-c", "import os, signal; os.kill(os.getpid(), signal.SIGKILL)"]), timeout=30)
+    assert killed.returncode == -9
+
+
+def test_the_reaper_ends_its_whole_tree_on_sigterm_through_the_flow_and_when_the_flow_dies(tmp_path):
+    for end in ("sigterm", "flow", "flow dies"):
+        pid_file = tmp_path / f"{end}.pid"
+        argv = sandbox.reaped([sys.executable, "-c", DETACHING + "time.sleep(60)", str(pid_file)])
+        if end == "flow dies":  # a stand-in flow that starts the reaper and is then killed outright
+            argv = [sys.executable, "-c", f"import subprocess, time\nsubprocess.Popen({argv!r})\ntime.sleep(60)"]
+        process = subprocess.Popen(argv)
+        wait_until(pid_file.exists, 20, "the detached child")
+        wait_until(lambda pid_file=pid_file: pid_file.read_text(), 5, "its pid")
+        if end == "sigterm":
+            process.terminate()
+        else:
+            if end == "flow":
+                sandbox.end_reaped_trees()
+            process.kill()
+        process.wait(10)
+        wait_until(lambda pid_file=pid_file: not _running(pid_file), 5, "the detached child to be gone")
+
+
+SYSTEM_PYTHON = Path("/usr/bin/python3")
+
+
+@pytest.mark.skipif(os.geteuid() != 0 or not SYSTEM_PYTHON.exists(), reason="runs the storm as another, unprivileged user")
+def test_without_a_pids_cgroup_rlimit_nproc_stops_a_fork_storm_of_an_unprivileged_user():
+    storm = ("import os, time\nn = 0\ntry:\n    while True:\n        if os.fork() == 0:\n            time.sleep(60); os._exit(0)\n"
+             "        n += 1\nexcept OSError:\n    print(n, flush=True)\n")
+    process = subprocess.Popen(sandbox.launcher([str(SYSTEM_PYTHON), "-c", storm], procs_files=[], rlimits={"u": 8}),
+                               stdout=subprocess.PIPE, text=True, user=sandbox.SANDBOX_UID, group=sandbox.SANDBOX_UID,
+                               start_new_session=True, cwd="/")
+    try:
+        assert 0 < int(process.stdout.readline()) < 8
+    finally:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
+
+
+# cgroup v2 layout decisions on a directory tree standing in for the cgroup mounts. What the kernel
+# does there (create a group's interface files, refuse a busy group's controllers, enforce) is not
+# imitated: only the files the decisions read are written, and only the decisions are checked.
+
+def _v2_group(path: Path, controllers: str) -> Path:
+    path.mkdir(parents=True)
+    (path / "cgroup.controllers").write_text(controllers)
+    (path / "cgroup.subtree_control").write_text("")
+    return path
+
+
+def test_on_cgroup_v2_with_memory_and_pids_delegated_a_run_gets_one_group_under_the_workers_own(tmp_path):
+    own = _v2_group(tmp_path / "unified" / "worker.service", "cpu memory pids")
+    layout = sandbox.layout_for([(tmp_path / "unified", "cgroup2", {"rw"})], {"": "/worker.service"})
+    assert layout.unified == own / "optbox-runs" and layout.unified_controllers == {"memory", "pids"}
+    assert (layout.memory, layout.pids) == ("cgroup v2", "cgroup v2") and layout.memory_v1 is layout.pids_v1 is None
+    assert "pids" in (own / "optbox-runs" / "cgroup.subtree_control").read_text()  # enabled for the runs' groups
+    group = sandbox.RunCgroup("run-1", memory_mb=100, max_procs=16, layout=layout)
+    assert group.dirs == [own / "optbox-runs" / "run-1"] and group.procs_files == [str(own / "optbox-runs" / "run-1" / "cgroup.procs")]
+    assert (group.dirs[0] / "memory.max").read_text() == str(100 * 1024 * 1024) and (group.dirs[0] / "pids.max").read_text() == "16"
+    assert (group.dirs[0] / "memory.swap.max").read_text() == "0"
+
+
+def test_on_a_hybrid_host_limits_come_from_v1_and_the_controllerless_v2_group_only_tracks_members(tmp_path):
+    _v2_group(tmp_path / "unified", "")
+    for name in ("memory", "pids"):
+        (tmp_path / name / "worker").mkdir(parents=True)
+    mounts = [(tmp_path / "unified", "cgroup2", {"rw"}), (tmp_path / "memory", "cgroup", {"rw", "memory"}),
+              (tmp_path / "pids", "cgroup", {"rw", "pids"})]
+    layout = sandbox.layout_for(mounts, {"": "/", "memory": "/worker", "pids": "/worker"})
+    assert layout.unified == tmp_path / "unified" / "optbox-runs" and layout.unified_controllers == set()
+    assert layout.memory_v1 == tmp_path / "memory" / "worker" / "optbox-runs" and layout.pids_v1 == tmp_path / "pids" / "worker" / "optbox-runs"
+    assert (layout.memory, layout.pids) == ("cgroup v1", "cgroup v1")
+    group = sandbox.RunCgroup("run-2", memory_mb=100, max_procs=16, layout=layout)
+    assert len(group.dirs) == 3 and (layout.memory_v1 / "run-2" / "memory.limit_in_bytes").read_text() == str(100 * 1024 * 1024)
+    assert not (layout.unified / "run-2" / "memory.max").exists()  # the v2 group carries no limit without its controllers

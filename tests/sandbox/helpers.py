@@ -10,6 +10,10 @@ from tests.conftest import all_lines, execute, upload, wait_for_job
 
 HOSTILE = Path(__file__).parent.parent / "models" / "hostile"
 SMALL = {"timeoutS": 20, "memoryMb": 200, "maxProcs": 64, "maxLogMb": 4}
+# what the model-author protocol hands a model, plus what Python and the shell add on their own
+DOCUMENTED_ENV = {"JOB_ID", "MODEL_TYPE", "CONFIG", "DATA_PATH", "OUTPUT_DIR", "HOME", "PATH", "LANG", "LC_ALL", "TZ",
+                  "PYTHONUNBUFFERED", "PYTHONIOENCODING", "OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS",
+                  "OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE", "LC_CTYPE", "PWD"}
 
 
 def run_hostile(api: httpx.Client, name: str, model_type: str = "SO", *, limits: dict | None = None,
