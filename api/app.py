@@ -26,6 +26,7 @@ from api.mirror import Mirror
 from api.orchestrator import Orchestrator
 from api.page import mount_assets
 from api.realtime import Realtime
+from api.registry import stop_confirmations
 from api.routes import activity, auth, datasources, health, internal, models, runs
 from api.uploads import stop_model_checker, warm_model_checker
 from optbox.settings import Settings, get_settings
@@ -99,6 +100,7 @@ def create_app(settings: Settings | None = None) -> socketio.ASGIApp:
                 yield
             finally:
                 await mirror.stop()
+                await stop_confirmations()
                 await close_file_store(files)
                 await db.dispose()
                 await asyncio.gather(checker, return_exceptions=True)
