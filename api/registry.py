@@ -45,7 +45,11 @@ async def register_model(
 ) -> OptimizationModel:
     """Validate and store a model as the next version of its name; it becomes its type's active model.
     A big model may be answered on ruff's word: CPython's compile follows (`_confirm_with_cpython`)."""
-    checked = await check_model(filename, data, facade.settings.max_upload_bytes)
+    digest = asyncio.create_task(asyncio.to_thread(sha256_hex, data))  # hashlib lets the check run meanwhile
+    try:
+        checked = await check_model(filename, data, facade.settings.max_upload_bytes)
+    finally:
+        sha256 = await digest
     clean_name = safe_filename(filename)
     name = model_name_for(clean_name)
     key = new_key("models", ".py")
@@ -53,7 +57,7 @@ async def register_model(
     async with _stored_with_rows(facade, session, key, data):
         model = await catalog.add_model(session, OptimizationModel(
             model_name=name, original_filename=clean_name, model_type=model_type.value, file_ref=key,
-            sha256=sha256_hex(data), file_size=len(data), syntax_valid=True,
+            sha256=sha256, file_size=len(data), syntax_valid=True,
             validation_message=SYNTAX_OK if checked.confirmed else SYNTAX_PENDING,
             description=description, version=await catalog.next_version(session, name), uploaded_by=actor.name,
             metadata_={"config_schema": checked.schema} if checked.schema else None,

@@ -48,10 +48,12 @@ async def ruff_finds_nothing(data: bytes, timeout_s: float) -> bool:
     try:
         await asyncio.wait_for(process.communicate(data), timeout_s)
     except TimeoutError:
-        process.kill()
-        await process.wait()
         log.warning("ruff took over %.0f s; CPython checks this model alone", timeout_s)
         return False
+    finally:
+        if process.returncode is None:  # timed out, or the upload was refused meanwhile
+            process.kill()
+            await asyncio.shield(process.wait())
     return process.returncode == 0
 
 

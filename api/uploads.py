@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import multiprocessing
+import os
 import re
 from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from pathlib import PurePosixPath, PureWindowsPath
 from typing import Any
@@ -29,11 +31,15 @@ def model_name_for(filename: str) -> str:
     return filename.rsplit(".", 1)[0] or "model"
 
 
-def check_model_bytes(filename: str | None, data: bytes, max_bytes: int) -> str:
-    """The decoded source of an acceptable .py upload (its syntax aside), or a 4xx ApiError that says what is wrong."""
+def check_model_file(filename: str | None, data: bytes, max_bytes: int) -> None:
+    """A .py upload within the size limit, or a 4xx ApiError."""
     if not filename or not filename.lower().endswith(".py"):
         raise ApiError(400, "only Python files (.py) can be uploaded", {"filename": filename})
     _check_size(data, max_bytes)
+
+
+def check_model_text(data: bytes) -> str:
+    """The decoded source of a text model (its syntax aside), or a 400 ApiError that says what is wrong."""
     if b"\x00" in data:
         raise ApiError(400, "file contains NUL bytes; a model must be a text file", {"offset": data.index(b"\x00")})
     try:
@@ -65,13 +71,16 @@ class CheckedModel:
 # pings), so ruff's parser answers and CPython's compile runs in the checker process.
 IN_PROCESS_MAX_BYTES = 64 * 1024
 RUFF_TIMEOUT_S = 10.0
+CHECKER_NICENESS = 10
 _checker: ProcessPoolExecutor | None = None
 
 
 def _model_checker() -> ProcessPoolExecutor:
     global _checker
     if _checker is None:
-        _checker = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"))
+        # niced: CPython's compile of a big model runs there for seconds after its answer; the facade and
+        # ruff's parse of the next upload go first on a busy machine
+        _checker = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"), initializer=os.nice, initargs=(CHECKER_NICENESS,))
     return _checker
 
 
@@ -89,18 +98,29 @@ def stop_model_checker() -> None:
 
 async def check_model(filename: str | None, data: bytes, max_bytes: int) -> CheckedModel:
     """A model that may be stored (see CheckedModel), or a 4xx ApiError that says what is wrong."""
-    source = check_model_bytes(filename, data, max_bytes)
-    name = filename or ""  # check_model_bytes refused a missing one
+    check_model_file(filename, data, max_bytes)
+    name = filename or ""  # check_model_file refused a missing one
     if len(data) <= IN_PROCESS_MAX_BYTES:
+        source = check_model_text(data)
         return CheckedModel(checked_schema(name, data, source), confirmed=True)
-    if await ruff_finds_nothing(data, RUFF_TIMEOUT_S):
+    ruff_verdict = asyncio.create_task(ruff_finds_nothing(data, RUFF_TIMEOUT_S))  # parses on another core meanwhile
+    try:
+        source = check_model_text(data)
+    except ApiError:
+        ruff_verdict.cancel()
+        raise
+    if await ruff_verdict:
         return CheckedModel(declared_schema(source), confirmed=False)
     return CheckedModel(await check_with_cpython(name, data), confirmed=True)
 
 
 async def check_with_cpython(filename: str, data: bytes) -> dict[str, Any] | None:
     """`checked_schema` in the checker process, so the facade keeps serving meanwhile."""
-    outcome = await asyncio.get_running_loop().run_in_executor(_model_checker(), _check_in_checker, filename, data)
+    try:
+        outcome = await asyncio.get_running_loop().run_in_executor(_model_checker(), _check_in_checker, filename, data)
+    except BrokenProcessPool:  # the checker died (killed, out of memory): a new one, once
+        stop_model_checker()
+        outcome = await asyncio.get_running_loop().run_in_executor(_model_checker(), _check_in_checker, filename, data)
     if outcome[0] == "refused":
         _, status_code, error, details = outcome
         raise ApiError(status_code, error, details)
@@ -110,7 +130,7 @@ async def check_with_cpython(filename: str, data: bytes) -> dict[str, Any] | Non
 def _check_in_checker(filename: str, data: bytes) -> tuple:
     """In the checker process. ApiError does not survive pickling, so a refusal travels as data."""
     try:
-        return "ok", checked_schema(filename, data, data.decode("utf-8").removeprefix("\ufeff"))
+        return "ok", checked_schema(filename, data, check_model_text(data))
     except ApiError as exc:
         return "refused", exc.status_code, exc.error, exc.details
 
