@@ -27,7 +27,7 @@ from api.mirror import Mirror
 from api.orchestrator import Orchestrator
 from api.page import mount_assets
 from api.realtime import Realtime
-from api.registry import stop_confirmations
+from api.registry import resume_confirmations, stop_confirmations
 from api.routes import activity, auth, datasources, health, internal, models, runs
 from api.uploads import stop_model_checker, warm_model_checker
 from optbox.settings import Settings, get_settings
@@ -94,6 +94,7 @@ def create_app(settings: Settings | None = None) -> socketio.ASGIApp:
             realtime.authenticate = lambda token: authorized_socket(facade, token)
             if settings.bootstrap_samples:
                 await register_samples(facade)
+            await resume_confirmations(facade)
             mirror = Mirror(facade)
             app.state.mirror = mirror
             mirror.start()

@@ -95,6 +95,23 @@ _confirmations = _Background()
 stop_confirmations = _confirmations.stop
 
 
+async def resume_confirmations(facade: Facade) -> None:
+    """At start: CPython's verdict on the models a stopped facade had answered for on ruff's word."""
+    async with facade.db.session() as session:
+        pending = await catalog.models_with_validation_message(session, SYNTAX_PENDING)
+    for model in pending:
+        _confirmations.start(_confirm_stored(facade, model))
+
+
+async def _confirm_stored(facade: Facade, model: OptimizationModel) -> None:
+    try:
+        data = await facade.files.get(model.file_ref)
+    except Exception:  # noqa: BLE001 - a lost file: its runs fail on download, with that reason
+        log.exception("model %s: its stored file could not be read for CPython's check", model.id)
+        return
+    await _confirm_with_cpython(facade, model.id, model.original_filename, data, (model.metadata_ or {}).get("config_schema"), None)
+
+
 async def _confirm_with_cpython(facade: Facade, model_id: int, filename: str, data: bytes, schema: dict[str, Any] | None,
                                 previous_id: int | None) -> None:
     """CPython's verdict on a model stored on ruff's word. Where it refuses what ruff accepted, the version
