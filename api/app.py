@@ -15,10 +15,11 @@ from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import RedirectResponse
 from starlette.datastructures import MutableHeaders
+from starlette.formparsers import MultiPartParser
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.auth import RateLimits, Role, check_auth_mode, identify
-from api.body_limit import BodyLimit
+from api.body_limit import MULTIPART_OVERHEAD, BodyLimit
 from api.bootstrap import register_samples
 from api.context import Facade
 from api.errors import install_error_handlers
@@ -26,6 +27,7 @@ from api.mirror import Mirror
 from api.orchestrator import Orchestrator
 from api.page import mount_assets
 from api.realtime import Realtime
+from api.registry import resume_confirmations, stop_confirmations
 from api.routes import activity, auth, datasources, health, internal, models, runs
 from api.uploads import stop_model_checker, warm_model_checker
 from optbox.settings import Settings, get_settings
@@ -92,6 +94,7 @@ def create_app(settings: Settings | None = None) -> socketio.ASGIApp:
             realtime.authenticate = lambda token: authorized_socket(facade, token)
             if settings.bootstrap_samples:
                 await register_samples(facade)
+            await resume_confirmations(facade)
             mirror = Mirror(facade)
             app.state.mirror = mirror
             mirror.start()
@@ -99,6 +102,7 @@ def create_app(settings: Settings | None = None) -> socketio.ASGIApp:
                 yield
             finally:
                 await mirror.stop()
+                await stop_confirmations()
                 await close_file_store(files)
                 await db.dispose()
                 await asyncio.gather(checker, return_exceptions=True)
@@ -109,6 +113,9 @@ def create_app(settings: Settings | None = None) -> socketio.ASGIApp:
     install_error_handlers(app)
     app.state.rate_limits = RateLimits(settings)
     app.add_middleware(BodyLimit, upload_bytes=settings.max_upload_bytes)
+    # An uploaded file is read whole into memory right after parsing (api/routes/models.py), and BodyLimit
+    # bounds it: spooling it to a temp file first only wrote and read back 10 MB (30-80 ms per big upload).
+    MultiPartParser.spool_max_size = max(MultiPartParser.spool_max_size, settings.max_upload_bytes + MULTIPART_OVERHEAD)
     if settings.cors_origins:
         app.add_middleware(CORSMiddleware, allow_origins=settings.cors_origins, allow_credentials=True,
                            allow_methods=["GET", "POST", "DELETE"], allow_headers=["Authorization", "Content-Type"])

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import asyncio
+import logging
+from collections.abc import AsyncIterator, Coroutine
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -12,11 +15,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from api.auth import Identity
 from api.context import Facade
 from api.errors import ApiError
-from api.uploads import check_dataset, check_model, model_name_for, safe_filename
+from api.uploads import check_dataset, check_model, check_with_cpython, model_name_for, safe_filename
 from optbox.protocol import ModelType
 from storage import audit, catalog
 from storage.files import new_key, sha256_hex
 from storage.models import DataSource, OptimizationModel
+
+log = logging.getLogger(__name__)
 
 
 @asynccontextmanager
@@ -38,22 +43,107 @@ async def register_model(
     facade: Facade, session: AsyncSession, *, filename: str | None, data: bytes, model_type: ModelType,
     description: str | None, actor: Identity, activate: bool = True,
 ) -> OptimizationModel:
-    """Validate and store a model as the next version of its name; it becomes its type's active model."""
-    _, schema = await check_model(filename, data, facade.settings.max_upload_bytes)
+    """Validate and store a model as the next version of its name; it becomes its type's active model.
+    A big model may be answered on ruff's word: CPython's compile follows (`_confirm_with_cpython`)."""
+    digest = asyncio.create_task(asyncio.to_thread(sha256_hex, data))  # hashlib lets the check run meanwhile
+    try:
+        checked = await check_model(filename, data, facade.settings.max_upload_bytes)
+    finally:
+        sha256 = await digest
     clean_name = safe_filename(filename)
     name = model_name_for(clean_name)
     key = new_key("models", ".py")
+    previous = await catalog.active_model(session, model_type.value) if activate and not checked.confirmed else None
     async with _stored_with_rows(facade, session, key, data):
         model = await catalog.add_model(session, OptimizationModel(
             model_name=name, original_filename=clean_name, model_type=model_type.value, file_ref=key,
-            sha256=sha256_hex(data), file_size=len(data), syntax_valid=True, validation_message="syntax OK",
+            sha256=sha256, file_size=len(data), syntax_valid=True,
+            validation_message=SYNTAX_OK if checked.confirmed else SYNTAX_PENDING,
             description=description, version=await catalog.next_version(session, name), uploaded_by=actor.name,
-            metadata_={"config_schema": schema} if schema else None,
+            metadata_={"config_schema": checked.schema} if checked.schema else None,
         ), activate=activate)
         audit.record_activity(session, "upload", "model", model.id, f"uploaded {model_type.value} model {name} v{model.version}",
                               actor.name, actor.role.value)
         audit.notify(session, "Model uploaded", f"{name} v{model.version} ({model_type.value}) is ready", "success", "upload", {"modelId": model.id})
+    if not checked.confirmed:
+        _confirmations.start(_confirm_with_cpython(facade, model.id, filename or "", data, checked.schema, previous.id if previous else None))
     return model
+
+
+SYNTAX_OK = "syntax OK"
+SYNTAX_PENDING = "syntax OK by ruff's parser; CPython's compile is pending"
+
+
+class _Background:
+    """Tasks that outlive the request that started them; cancelled when the facade stops."""
+
+    def __init__(self) -> None:
+        self._tasks: set[asyncio.Task] = set()
+
+    def start(self, coroutine: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.create_task(coroutine)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def stop(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+
+
+_confirmations = _Background()
+stop_confirmations = _confirmations.stop
+
+
+async def resume_confirmations(facade: Facade) -> None:
+    """At start: CPython's verdict on the models a stopped facade had answered for on ruff's word."""
+    async with facade.db.session() as session:
+        pending = await catalog.models_with_validation_message(session, SYNTAX_PENDING)
+    for model in pending:
+        _confirmations.start(_confirm_stored(facade, model))
+
+
+async def _confirm_stored(facade: Facade, model: OptimizationModel) -> None:
+    try:
+        data = await facade.files.get(model.file_ref)
+    except Exception:  # noqa: BLE001 - a lost file: its runs fail on download, with that reason
+        log.exception("model %s: its stored file could not be read for CPython's check", model.id)
+        return
+    await _confirm_with_cpython(facade, model.id, model.original_filename, data, (model.metadata_ or {}).get("config_schema"), None)
+
+
+async def _confirm_with_cpython(facade: Facade, model_id: int, filename: str, data: bytes, schema: dict[str, Any] | None,
+                                previous_id: int | None) -> None:
+    """CPython's verdict on a model stored on ruff's word. Where it refuses what ruff accepted, the version
+    is marked invalid (syntax_valid false, the refusal as its validation message, an error notification)
+    and, if it is still its type's active model, the model it replaced is active again."""
+    try:
+        refusal, confirmed_schema = None, await check_with_cpython(filename, data)
+    except ApiError as exc:
+        refusal, confirmed_schema = exc, None
+    except Exception:  # noqa: BLE001 - the checker died: the flow's own compile still refuses a bad model
+        log.exception("CPython's check of model %s did not finish; its flow compiles it before running", model_id)
+        return
+    async with facade.db.session() as session:
+        model = await catalog.get_model(session, model_id)
+        if model is None:
+            return
+        label = f"{model.model_type} model {model.model_name} v{model.version}"
+        if refusal is None:
+            model.validation_message = SYNTAX_OK
+            if confirmed_schema != schema:
+                log.warning("%s: CPython reads CONFIG_SCHEMA %r, not %r", label, confirmed_schema, schema)
+                model.metadata_ = {**(model.metadata_ or {}), "config_schema": confirmed_schema}
+        else:
+            log.warning("%s: ruff accepted it, CPython refuses it: %s", label, refusal.error)
+            model.syntax_valid, model.validation_message = False, refusal.error
+            previous = await catalog.get_model(session, previous_id) if previous_id is not None else None
+            if model.status == "active":
+                model.status = "inactive"
+                if previous is not None and previous.status == "inactive":
+                    await catalog.activate_model(session, previous)
+            audit.notify(session, "Model does not compile", f"{label} cannot run: {refusal.error}", "error", "upload", {"modelId": model.id})
+        await session.commit()
 
 
 async def archive_or_delete_model(facade: Facade, session: AsyncSession, model_id: int, hard: bool, actor: Identity) -> str:

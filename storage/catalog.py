@@ -47,6 +47,10 @@ async def active_model(session: AsyncSession, model_type: str) -> OptimizationMo
     )
 
 
+async def models_with_validation_message(session: AsyncSession, message: str) -> Sequence[OptimizationModel]:
+    return (await session.scalars(select(OptimizationModel).where(OptimizationModel.validation_message == message))).all()
+
+
 async def list_models(session: AsyncSession, model_type: str | None = None, status: str | None = None) -> Sequence[OptimizationModel]:
     query = select(OptimizationModel).order_by(OptimizationModel.model_name, OptimizationModel.version.desc())
     if model_type:
