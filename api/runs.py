@@ -20,6 +20,7 @@ from api.config_schema import validate_config
 from api.context import Facade
 from api.errors import ApiError
 from api.orchestrator import DeploymentMissing
+from api.registry import refuse_if_it_does_not_compile
 from api.schemas import ExecuteRequest, LimitsRequest
 from optbox.protocol import (
     ClaimedRun,
@@ -64,6 +65,7 @@ async def _resolve_model(session: AsyncSession, model_type: ModelType, model_id:
             raise ApiError(400, f"model {model_id} is a {model.model_type} model, not {model_type.value}")
         if model.status == "archived":
             raise ApiError(409, f"model {model.model_name} v{model.version} is archived; activate or upload a version to run it")
+        refuse_if_it_does_not_compile(model)
         return model
     model = await catalog.active_model(session, model_type.value)
     if model is None:

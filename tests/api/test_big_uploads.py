@@ -58,6 +58,9 @@ def test_a_big_model_cpython_refuses_after_ruff_accepted_it_is_marked_invalid_an
     assert row["syntax_valid"] is False and row["status"] == "inactive"
     assert row["validation_message"].startswith("syntax error on line 1: Exceeds the limit")
     assert model_row(api, predecessor["id"])["status"] == "active"
+    for refused in (api.post("/api/optimization/execute", json={"modelType": "RMO", "modelId": model["id"]}),
+                    api.post(f"/api/optimization/models/{model['id']}/activate")):
+        assert refused.status_code == 409 and "does not compile: syntax error on line 1" in refused.json()["error"], refused.text
     notes = api.get("/api/optimization/notifications").json()["notifications"]
     assert any(note["title"] == "Model does not compile" and "big_huge_literal v" in note["message"] for note in notes)
 
