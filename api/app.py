@@ -99,6 +99,7 @@ def create_app(settings: Settings | None = None) -> socketio.ASGIApp:
                 yield
             finally:
                 await mirror.stop()
+                await facade.queue.close()
                 await close_file_store(files)
                 await db.dispose()
                 await asyncio.gather(checker, return_exceptions=True)
