@@ -170,7 +170,8 @@ async def launch_run(facade: Facade, job_id: str) -> None:
             return
         model_type, parameters, tags = ModelType(job.model_type), flow_parameters(job), ["optbox", job.model_type, job.triggered_by]
     try:
-        async for attempt in AsyncRetrying(retry=retry_if_exception(_prefect_busy), wait=wait_exponential(multiplier=0.2, max=5),
+        # a 503 (Prefect's SQLite briefly locked) clears in milliseconds: retry at 50 ms, then back off
+        async for attempt in AsyncRetrying(retry=retry_if_exception(_prefect_busy), wait=wait_exponential(multiplier=0.05, max=5),
                                            stop=stop_after_delay(LAUNCH_PATIENCE_S), reraise=True):
             with attempt:  # the idempotency key makes a repeat after a lost answer return the same run
                 flow_run = await facade.orchestrator.create_run(model_type, parameters, tags=tags, retries=0, idempotency_key=job_id)
