@@ -63,7 +63,8 @@ class SqliteWriteTurns:
         event.listen(engine.sync_engine, "before_cursor_execute", self._before_execute)
         for name in ("commit", "rollback"):  # just before the DBAPI call; the next writer's first statement follows it
             event.listen(engine.sync_engine, name, self._connection_done)
-        for name in ("reset", "checkin", "invalidate", "soft_invalidate", "close"):
+        event.listen(engine.sync_engine.pool, "reset", self._pool_reset)
+        for name in ("checkin", "invalidate", "soft_invalidate", "close"):
             event.listen(engine.sync_engine.pool, name, self._pool_done)
 
     def _before_execute(self, conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
@@ -78,6 +79,9 @@ class SqliteWriteTurns:
 
     def _connection_done(self, conn: Any) -> None:
         self._give_back(conn.info)
+
+    def _pool_reset(self, dbapi_connection: Any, connection_record: Any, reset_state: Any) -> None:
+        self._pool_done(dbapi_connection, connection_record)
 
     def _pool_done(self, _dbapi_connection: Any, record: Any = None, *_: Any) -> None:
         if record is not None:
