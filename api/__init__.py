@@ -2,7 +2,7 @@
 
 Owns: the public HTTP contract under /api/optimization (routes/), the internal
 routes flows call (routes/internal.py), the Socket.IO events (realtime.py),
-creating and cancelling Prefect flow runs (orchestrator.py) and mirroring
+waiting runs' places in line (queue.py), creating and cancelling Prefect flow runs (orchestrator.py) and mirroring
 Prefect run state into JobRun (mirror.py).
 Contracts: routes validate, call one service function and return a schema; SQL
 lives in storage/. Every job event goes to the `optimization` room and to the

@@ -103,6 +103,7 @@ def create_app(settings: Settings | None = None) -> socketio.ASGIApp:
             finally:
                 await mirror.stop()
                 await stop_confirmations()
+                await facade.queue.close()
                 await close_file_store(files)
                 await db.dispose()
                 await asyncio.gather(checker, return_exceptions=True)

@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+
+from cachetools import TTLCache
 
 from api.orchestrator import Orchestrator
+from api.queue import QueueAnnouncer
 from api.realtime import Realtime
 from optbox.settings import Settings
 from storage.db import Database
 from storage.files import FileStore
+from storage.group_commit import GroupCommit
+
+KNOWN_KEYS_MAX = 10_000  # verified keys remembered at once; past it the least recently verified go first
 
 
 @dataclass
@@ -20,3 +26,11 @@ class Facade:
     orchestrator: Orchestrator
     admin_token: str
     worker_token: str
+    queue: QueueAnnouncer = field(init=False)
+    known_keys: TTLCache = field(init=False)  # key hash -> Identity, for api.auth.identify
+    new_jobs: GroupCommit = field(init=False)  # concurrent executes' rows, one transaction per burst
+
+    def __post_init__(self) -> None:
+        self.new_jobs = GroupCommit(self.db)
+        self.queue = QueueAnnouncer(self.db, self.realtime, whole_line=bool(self.settings.redis_url))
+        self.known_keys = TTLCache(maxsize=KNOWN_KEYS_MAX, ttl=self.settings.auth_cache_s)

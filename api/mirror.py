@@ -22,7 +22,7 @@ from prefect.client.schemas.objects import FlowRun, StateType
 
 from api.context import Facade
 from api.leadership import Leadership
-from api.runs import announce_queue, job_for_flow_run, launch
+from api.runs import job_for_flow_run, launch
 from optbox.protocol import JobStatus, ModelType, TriggeredBy
 from storage import jobs
 from storage.models import utcnow
@@ -127,7 +127,7 @@ class Mirror:
             await session.commit()
             if moved or created:
                 await self.facade.realtime.job_changed(job)
-                await announce_queue(self.facade, session, job.model_type)
+                self.facade.queue.changed(job.model_type)
         return 1
 
 

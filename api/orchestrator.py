@@ -25,7 +25,9 @@ from prefect.client.schemas.filters import (
 )
 from prefect.client.schemas.objects import FlowRun, StateType
 from prefect.client.schemas.sorting import FlowRunSort
+from prefect.context import SettingsContext, get_settings_context
 from prefect.exceptions import ObjectNotFound
+from prefect.settings import PREFECT_CLIENT_MAX_RETRIES
 from prefect.states import Cancelled, Cancelling
 
 from optbox.protocol import FLOW_NAME, ModelType, deployment_name, deployment_path
@@ -48,6 +50,10 @@ class Orchestrator:
         self._launching: set[str] = set()
         # Prefect's SQLite takes one write at a time: a queue of creations beats a crowd of them
         self._launch_slots = asyncio.Semaphore(LAUNCH_CONCURRENCY)
+        # Creating a run on Prefect's SQLite meets "database is locked" (503) now and then: a read-then-write
+        # transaction lost its snapshot to another writer, gone milliseconds later. Prefect's client waits 2 s
+        # before its first retry (its backoff is 2**n s); the launch retries sooner itself (api.runs.launch_run).
+        self._without_client_retries = get_settings_context().settings.copy_with_update(updates={PREFECT_CLIENT_MAX_RETRIES: 0})
 
     async def __aenter__(self) -> Orchestrator:
         await self.client.__aenter__()
@@ -102,6 +108,11 @@ class Orchestrator:
     async def create_run(self, model_type: ModelType, parameters: dict[str, Any], *, tags: Sequence[str], retries: int | None,
                          idempotency_key: str | None = None) -> FlowRun:
         job_variables = None if retries is None else {"env": {"OPTBOX_FLOW_RETRIES": str(retries)}}
+        with SettingsContext(profile=get_settings_context().profile, settings=self._without_client_retries):
+            return await self._create_run(model_type, parameters, tags, job_variables, idempotency_key)
+
+    async def _create_run(self, model_type: ModelType, parameters: dict[str, Any], tags: Sequence[str],
+                          job_variables: dict[str, Any] | None, idempotency_key: str | None) -> FlowRun:
         try:
             deployment = await self.deployment_id(model_type)
             return await self.client.create_flow_run_from_deployment(

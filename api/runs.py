@@ -133,24 +133,12 @@ async def start_run(facade: Facade, session: AsyncSession, request: ExecuteReque
         limits=limits.model_dump(), deployment_name=deployment_path(request.modelType),
     )
     _bind_model(job, model, dataset)
-    session.add(job)
-    audit.record_activity(session, "execute", "job", job.job_id, f"started {request.modelType.value} run of {model.model_name} v{model.version}", actor.name, actor.role.value)
-    await session.commit()
+    await facade.new_jobs.add(job, audit.activity(
+        "execute", "job", job.job_id, f"started {request.modelType.value} run of {model.model_name} v{model.version}", actor.name, actor.role.value))
     launch(facade, job.job_id)
     await facade.realtime.progress(job)
-    await announce_queue(facade, session, job.model_type)
+    facade.queue.changed(job.model_type)
     return job
-
-
-async def queue_positions(session: AsyncSession, model_type: str) -> dict[str, int]:
-    """Place in line (1 = starts next) of each run of the type that has not started."""
-    return {job.job_id: place for place, job in enumerate(await jobs.queued_jobs(session, model_type), start=1)}
-
-
-async def announce_queue(facade: Facade, session: AsyncSession, model_type: str) -> None:
-    """Tell each waiting run of the type its place in line (after a run joined or left the line)."""
-    for job_id, place in (await queue_positions(session, model_type)).items():
-        await facade.realtime.queued(job_id, model_type, place)
 
 
 def flow_parameters(job: JobRun) -> dict[str, Any]:
@@ -184,7 +172,8 @@ async def launch_run(facade: Facade, job_id: str) -> None:
             return
         model_type, parameters, tags = ModelType(job.model_type), flow_parameters(job), ["optbox", job.model_type, job.triggered_by]
     try:
-        async for attempt in AsyncRetrying(retry=retry_if_exception(_prefect_busy), wait=wait_exponential(multiplier=0.2, max=5),
+        # a 503 (Prefect's SQLite briefly locked) clears in milliseconds: retry at 50 ms, then back off
+        async for attempt in AsyncRetrying(retry=retry_if_exception(_prefect_busy), wait=wait_exponential(multiplier=0.05, max=5),
                                            stop=stop_after_delay(LAUNCH_PATIENCE_S), reraise=True):
             with attempt:  # the idempotency key makes a repeat after a lost answer return the same run
                 flow_run = await facade.orchestrator.create_run(model_type, parameters, tags=tags, retries=0, idempotency_key=job_id)
@@ -268,7 +257,7 @@ async def claim_run(facade: Facade, session: AsyncSession, claim: RunClaim) -> C
     await session.commit()
     if changed:
         await facade.realtime.job_changed(job)
-        await announce_queue(facade, session, job.model_type)
+        facade.queue.changed(job.model_type)
     return ClaimedRun(
         job_id=job.job_id, model_type=claim.model_type, model_name=model.model_name, model_version=model.version,
         model=FileRef(id=model.id, filename=model.original_filename, sha256=model.sha256, size=model.file_size,
@@ -350,7 +339,7 @@ async def cancel_run(facade: Facade, session: AsyncSession, job_id: str, actor: 
     await session.commit()
     if job.status == JobStatus.cancelled.value:
         await facade.realtime.job_changed(job)
-        await announce_queue(facade, session, job.model_type)
+        facade.queue.changed(job.model_type)
     return job, prefect_state
 
 

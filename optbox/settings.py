@@ -52,6 +52,11 @@ class Settings(BaseSettings):
     bootstrap_samples: bool = Field(True, description="Register the shipped samples as active models on first start.")
     flow_finish_grace_s: float = Field(600.0, description="How long a finished flow waits for an unreachable facade to take its lines.")
 
+    # --- the request path under load (POST /execute from many clients at once) ---
+    auth_cache_s: float = Field(5.0, ge=0, description=(
+        "How long a verified API key is trusted without asking the database again (0: every request asks). "
+        "A key revoked through this replica stops at once; on other replicas within this many seconds."))
+
     # --- scale-out: several API replicas, workers on other machines, HA Prefect ---
     redis_url: str | None = Field(None, description="Redis for Socket.IO across API replicas and shared rate limits, e.g. redis://host:6379/0.")
     redis_channel: str = Field("optbox-socketio", description="Redis pub/sub channel of the Socket.IO replicas; one per deployment sharing a Redis.")

@@ -15,10 +15,18 @@ def record_activity(
     session: AsyncSession, action: str, entity_type: str, entity_id: str | int | None, description: str,
     actor: str, actor_role: str | None, metadata: dict[str, Any] | None = None,
 ) -> None:
-    session.add(Activity(
+    session.add(activity(action, entity_type, entity_id, description, actor, actor_role, metadata))
+
+
+def activity(
+    action: str, entity_type: str, entity_id: str | int | None, description: str,
+    actor: str, actor_role: str | None, metadata: dict[str, Any] | None = None,
+) -> Activity:
+    """An audit row, for callers that write it themselves (with other rows in one transaction)."""
+    return Activity(
         action=action, entity_type=entity_type, entity_id=None if entity_id is None else str(entity_id),
         description=description, actor=actor, actor_role=actor_role, metadata_=metadata,
-    ))
+    )
 
 
 def notify(session: AsyncSession, title: str, message: str, severity: str, category: str, metadata: dict[str, Any] | None = None) -> None:

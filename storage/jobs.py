@@ -44,10 +44,11 @@ async def unfinished_jobs(session: AsyncSession) -> Sequence[JobRun]:
     )).all()
 
 
-async def queued_jobs(session: AsyncSession, model_type: str) -> Sequence[JobRun]:
-    """The type's runs not started yet, in the order they start (the order they were created)."""
+async def queued_job_ids(session: AsyncSession, model_type: str) -> Sequence[str]:
+    """The type's runs not started yet, in the order they start (the order they were created).
+    Ids only: the line is read after every change to it, and whole rows cost their JSON columns."""
     return (await session.scalars(
-        select(JobRun).where(JobRun.model_type == model_type, JobRun.status == JobStatus.pending.value)
+        select(JobRun.job_id).where(JobRun.model_type == model_type, JobRun.status == JobStatus.pending.value)
         .order_by(JobRun.created_at, JobRun.id)
     )).all()
 

@@ -54,12 +54,13 @@ async def list_keys(session: SessionDep, _: Admin) -> dict:
 
 
 @router.delete("/api/auth/keys/{key_id}")
-async def revoke_key(session: SessionDep, who: Admin, key_id: IdPath) -> dict:
+async def revoke_key(facade: FacadeDep, session: SessionDep, who: Admin, key_id: IdPath) -> dict:
     row = await keys.revoke_key(session, key_id)
     if row is None:
         raise ApiError(404, f"key {key_id} not found")
     audit.record_activity(session, "revoke_key", "api_key", key_id, f"revoked key {row.name}", who.name, who.role.value)
     await session.commit()
+    facade.known_keys.clear()  # this replica stops trusting the key now (others within OPTBOX_AUTH_CACHE_S)
     return {"success": True, "id": key_id, "revoked": True}
 
 

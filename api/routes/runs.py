@@ -11,7 +11,8 @@ from fastapi.responses import StreamingResponse
 from api.auth import Executor, Operator, Viewer
 from api.deps import FacadeDep, IdQuery, Offset, SessionDep
 from api.errors import ApiError
-from api.runs import cancel_run, queue_positions, require_job, retry_run, start_run
+from api.queue import queue_positions
+from api.runs import cancel_run, require_job, retry_run, start_run
 from api.schemas import (
     ArtifactOut,
     CancelResponse,

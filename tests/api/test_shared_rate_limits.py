@@ -27,4 +27,8 @@ async def test_a_key_s_budget_is_shared_by_every_replica(tmp_path):
 async def test_without_redis_each_process_counts_alone(tmp_path):
     settings = Settings(data_dir=tmp_path, execute_rate="1/minute")
     await RateLimits(settings).check("execute", "analyst")
-    await RateLimits(settings).check("execute", "analyst")
+    alone = RateLimits(settings)
+    await alone.check("execute", "analyst")
+    with pytest.raises(ApiError) as refused:
+        await alone.check("execute", "analyst")
+    assert refused.value.status_code == 429 and 1 <= int(refused.value.headers["Retry-After"]) <= 60
