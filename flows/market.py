@@ -139,7 +139,8 @@ class ModelLaunch:
         isolation = (f"bubblewrap (read-only system, own files only, uid {sandbox.SANDBOX_UID}, "
                      f"{'network allowed' if limits.network else 'no network'})") if p.bubblewrap else "none"
         said = [(f"sandbox: {isolation}; limits: {limits.timeout_s:g} s, {limits.memory_mb} MB ({p.memory_limit}), "
-                 f"{limits.max_procs} processes ({p.process_limit or 'not enforced'}), log {limits.max_log_mb:g} MB", LogLevel.INFO)]
+                 f"{limits.max_procs} processes ({p.process_limit or 'not enforced'}), log {limits.max_log_mb:g} MB; "
+                 f"CPU below the service (nice {sandbox.MODEL_NICENESS}{', ' + w if (w := self.cgroup.cpu_weight()) else ''})", LogLevel.INFO)]
         said += [(f"WARNING: sandbox degraded: {gap}", LogLevel.WARNING) for gap in p.missing]
         return said
 

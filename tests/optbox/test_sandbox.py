@@ -60,3 +60,20 @@ def test_without_a_memory_cgroup_the_launcher_falls_back_to_an_address_space_lim
     result = subprocess.run(sandbox.launcher([sys.executable, "-c", hog], procs_files=[], rlimits={"v": 200 * 1024}),
                             capture_output=True, text=True, timeout=60)
     assert result.returncode == 1 and "MemoryError" in result.stderr
+
+
+@pytest.mark.skipif(not sandbox.cgroup_layout().cpu, reason="no writable cpu cgroup")
+def test_a_model_runs_in_a_run_group_of_lowered_cpu_weight_and_at_a_lower_nice_level():
+    group = sandbox.RunCgroup(f"unit-{os.getpid()}", memory_mb=200, max_procs=8)
+    try:
+        process = subprocess.Popen(sandbox.launcher([sys.executable, "-c", "import time; print('up', flush=True); time.sleep(60)"],
+                                                    procs_files=group.procs_files, rlimits={}), stdout=subprocess.PIPE, text=True)
+        assert process.stdout.readline() == "up\n"
+        knob, weight = group.cpu_weight().split()
+        default = {"cpu.shares": 1024, "cpu.weight": 100}[knob]
+        assert int(weight) < default and int((group._cpu.parent / knob).read_text()) < default  # the parent competes with the service
+        assert process.pid in group.pids() and os.getpriority(os.PRIO_PROCESS, process.pid) == sandbox.MODEL_NICENESS
+        group.kill()
+        process.wait(5)
+    finally:
+        group.remove()
