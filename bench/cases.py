@@ -369,7 +369,7 @@ async def flood(bench: Bench, megabytes: float, cap_mb: float | None, poll_s: fl
     latencies = [float(ms) * 1e6 for ms, _ in answers]
     return {
         "megabytes": megabytes, "cap_mb": cap_mb or DEFAULT_LOG_CAP_MB, "status": stream.ended, "run_s": took,
-        "health": {**summary_ms(latencies), "failed": sum(ok == "0" for _, ok in answers)},
+        "health": {**summary_ms(latencies), "failed": sum(ok == "0" for _, ok in answers), "samples_ms": [round(float(ms)) for ms, _ in answers]},
         "cap_lines": int(kept), "live_lines": len(live), "live_in_order": live == list(range(1, len(live) + 1)) and seqs == list(range(seqs[0], seqs[0] + len(seqs))),
         "stored_last_seq": job["last_seq"], "live_last_seq": seqs[-1] if seqs else None, "notices": len(notices),
         "objective_value": job["objective_value"],
