@@ -1,7 +1,7 @@
 """`python -m bench` (what `make bench` runs): start the system, measure, print the table, write JSON.
 
   --quick        smaller counts (a smoke run, not the reference figures)
-  --cases a,c    only these cases (a–g) (references always run for the cases that use them)
+  --cases a,c    only these of a–g (references always run for the cases that use them)
   --out PATH     where the JSON goes (default bench/results/latest.json)
   --set KEY=VALUE an environment setting for the system (repeatable), e.g. --set OPTBOX_WORKER_POLL_S=5
   --profile ROLE py-spy the api or worker process (and its children) through the run; collapsed

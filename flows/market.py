@@ -138,9 +138,11 @@ class ModelLaunch:
         p, limits = self.protections, self.limits
         isolation = (f"bubblewrap (read-only system, own files only, uid {sandbox.SANDBOX_UID}, "
                      f"{'network allowed' if limits.network else 'no network'})") if p.bubblewrap else "none"
+        weight = self.cgroup.cpu_weight()
+        cpu = f"nice {sandbox.MODEL_NICENESS}" + (f", {weight}" if weight else "")
         said = [(f"sandbox: {isolation}; limits: {limits.timeout_s:g} s, {limits.memory_mb} MB ({p.memory_limit}), "
                  f"{limits.max_procs} processes ({p.process_limit or 'not enforced'}), log {limits.max_log_mb:g} MB; "
-                 f"CPU below the service (nice {sandbox.MODEL_NICENESS}{', ' + w if (w := self.cgroup.cpu_weight()) else ''})", LogLevel.INFO)]
+                 f"CPU below the service ({cpu})", LogLevel.INFO)]
         said += [(f"WARNING: sandbox degraded: {gap}", LogLevel.WARNING) for gap in p.missing]
         return said
 
