@@ -14,7 +14,7 @@ import httpx
 import psutil
 import socketio
 
-from bench import TICKER
+from bench import FLOOD, TICKER
 from bench.clients import JobStream, Listener
 from bench.prefect_stock import StockServer
 from bench.stats import summary_ms
@@ -333,6 +333,52 @@ async def prefect_stock(server: StockServer, rate: float, count: int, settle_s: 
         await asyncio.gather(collector, return_exceptions=True)
     ticks = [(int(m.split(" ")[3]), r) for r, m in received]
     return {"rate": rate, "count": count, "received": len(ticks), "exit_code": flow.returncode, **summary_ms([r - p for p, r in ticks])}
+
+
+FLOOD_LINE_BYTES = 128  # bench/flood.py's line length, newline included
+DEFAULT_LOG_CAP_MB = 200.0  # OPTBOX_RUN_MAX_LOG_MB's default, which the system under test keeps
+FLOOD_TIMEOUT_S = 1800  # the cap's 1.6 million lines took 10+ minutes through the facade on a loaded 2-core machine
+
+
+async def flood(bench: Bench, megabytes: float, cap_mb: float | None, poll_s: float) -> dict:
+    """(g) a model printing `megabytes` of output at once, the log cap at `cap_mb` (None: the server's
+    default): /api/health's latency polled every `poll_s` from a process of its own all through the run,
+    and what was kept — the cap's worth of lines, live and stored, in order, with one notice."""
+    response = await bench.http.post("/api/optimization/upload", files={"file": ("bench_flood.py", FLOOD.read_bytes(), "text/x-python")},
+                                     data={"modelType": MODEL_TYPE, "description": "bench flood"})
+    response.raise_for_status()
+    body = {"modelType": MODEL_TYPE, "modelId": response.json()["model"]["id"], "config": {"mb": megabytes}}
+    if cap_mb is not None:
+        body["limits"] = {"maxLogMb": cap_mb}
+    pulse = await asyncio.create_subprocess_exec(sys.executable, "-m", "bench.pulse", f"{bench.system.api_url}/api/health", str(poll_s),
+                                                 cwd=PROJECT_DIR, stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE)
+    await asyncio.sleep(1)  # a few answers from the quiet system first: the baseline
+    started = time.monotonic()
+    response = await bench.http.post("/api/optimization/execute", json=body)
+    response.raise_for_status()
+    job_id = response.json()["jobId"]
+    try:
+        stream = await bench.listener.ended(job_id, FLOOD_TIMEOUT_S)
+    except TimeoutError:  # still report what health did meanwhile; the lines check then says what was missing
+        stream = bench.listener.jobs[job_id]
+    finally:
+        took = time.monotonic() - started
+        pulse.stdin.close()
+        answers = [line.split() for line in (await pulse.stdout.read()).decode().splitlines()]
+        await pulse.wait()
+    job = (await bench.http.get(f"/api/optimization/jobs/{job_id}")).json()["job"]
+    kept = (cap_mb or DEFAULT_LOG_CAP_MB) * 1024 * 1024 // FLOOD_LINE_BYTES
+    live = [int(m.split(" ")[1]) for _, _, m in stream.lines if m.startswith("flood ")]
+    seqs = [s for s, _, _ in stream.lines]
+    notices = [m for _, _, m in stream.lines if "log cap" in m]
+    latencies = [float(ms) * 1e6 for ms, _ in answers]
+    return {
+        "megabytes": megabytes, "cap_mb": cap_mb or DEFAULT_LOG_CAP_MB, "status": stream.ended, "run_s": took,
+        "health": {**summary_ms(latencies), "failed": sum(ok == "0" for _, ok in answers), "samples_ms": [round(float(ms)) for ms, _ in answers]},
+        "cap_lines": int(kept), "live_lines": len(live), "live_in_order": live == list(range(1, len(live) + 1)) and seqs == list(range(seqs[0], seqs[0] + len(seqs))),
+        "stored_last_seq": job["last_seq"], "live_last_seq": seqs[-1] if seqs else None, "notices": len(notices),
+        "objective_value": job["objective_value"],
+    }
 
 
 def load_note() -> dict:

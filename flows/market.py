@@ -147,8 +147,11 @@ class ModelLaunch:
         p, limits = self.protections, self.limits
         isolation = (f"bubblewrap (read-only system, own files only, uid {sandbox.SANDBOX_UID}, "
                      f"{'network allowed' if limits.network else 'no network'})") if p.bubblewrap else "none"
+        weight = self.cgroup.cpu_weight()
+        cpu = f"nice {sandbox.MODEL_NICENESS}" + (f", {weight}" if weight else "")
         said = [(f"sandbox: {isolation}; limits: {limits.timeout_s:g} s, {limits.memory_mb} MB ({p.memory_limit}), "
-                 f"{limits.max_procs} processes ({p.process_limit or 'not enforced'}), log {limits.max_log_mb:g} MB", LogLevel.INFO)]
+                 f"{limits.max_procs} processes ({p.process_limit or 'not enforced'}), log {limits.max_log_mb:g} MB; "
+                 f"CPU below the service ({cpu})", LogLevel.INFO)]
         said += [(f"WARNING: sandbox degraded: {gap}", LogLevel.WARNING) for gap in p.missing]
         return said
 
@@ -308,7 +311,7 @@ async def _run_claimed(facade: FacadeClient, claimed: ClaimedRun, flow_run_id: s
                 outcome = _outcome(attempt, exit_code, error, lines)
             outcome.last_seq = lines.last_seq
         await shipper.drain()
-        await facade.upload_artifact(claimed.job_id, "log", f"attempt-{attempt}.log", log_path.read_bytes())
+        await facade.upload_artifact(claimed.job_id, "log", f"attempt-{attempt}.log", log_artifact(log_path))
         await facade.finish(claimed.job_id, outcome)
     finally:
         prefect_log.flush()
@@ -319,6 +322,23 @@ async def _run_claimed(facade: FacadeClient, claimed: ClaimedRun, flow_run_id: s
     if outcome.status != JobStatus.success:
         return Failed(message=outcome.error_message)
     return outcome.report.model_dump(exclude_none=True)
+
+
+# Under the facade's 64 MB limit for a flow's request body: at the default 200 MB log cap a run's log file
+# (each line with its stamp, seq and level) reaches ~300 MB, and its upload was refused until the flow gave up.
+LOG_ARTIFACT_MAX_BYTES = 48 * 1024 * 1024
+
+
+def log_artifact(log_path: Path, limit: int = LOG_ARTIFACT_MAX_BYTES) -> bytes:
+    """The run's log file as uploaded: whole up to `limit`, else cut at a line end with a last line that says so
+    (JobLog keeps every line up to the run's cap either way). Reads at most `limit` bytes."""
+    with log_path.open("rb") as log_file:
+        data = log_file.read(limit + 1)
+    if len(data) <= limit:
+        return data
+    return data[: data.rfind(b"\n", 0, limit) + 1] + (
+        f"[optbox: this file is cut at {limit / 1024 / 1024:g} MB; the run's stored log "
+        "(GET /api/optimization/jobs/{jobId}/logs) has every line up to its log cap]\n").encode()
 
 
 async def _drain_quietly(shipper: LineShipper) -> None:

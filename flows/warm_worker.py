@@ -38,6 +38,7 @@ from prefect.workers.base import BaseWorker
 from prefect.workers.process import ProcessJobConfiguration, ProcessWorker, ProcessWorkerResult
 
 from optbox import sandbox
+from optbox.roles import freeze_startup_heap
 from optbox.settings import PROJECT_DIR
 
 # What a flow run would otherwise import after the fork (found by profiling a run with py-spy):
@@ -129,6 +130,7 @@ def run_forked_flow_run(flow_run: FlowRun, env: dict[str, str]) -> None:
         retries=int(env.get("OPTBOX_FLOW_RETRIES", "0")),
         retry_delay_seconds=int(env.get("OPTBOX_FLOW_RETRY_DELAY_S", "60")),
     )
+    freeze_startup_heap()  # what the forkserver preloaded and the flow imported stays out of every collection
     with SettingsContext(profile=get_settings_context().profile, settings=Settings()):
         with handle_engine_signals(flow_run.id):
             outcome = run_flow(flow, flow_run=flow_run)

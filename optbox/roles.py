@@ -3,6 +3,7 @@ the worker and the API. `optbox up` runs them together; each also runs alone."""
 
 from __future__ import annotations
 
+import gc
 import os
 import sys
 import time
@@ -10,6 +11,15 @@ import time
 import httpx
 
 from optbox.settings import PROJECT_DIR, Settings
+
+
+def freeze_startup_heap() -> None:
+    """Put what a process allocated while starting (modules, the app, Prefect's client) out of the
+    garbage collector's reach. Its full collections then walk only what was made since: in the
+    facade under an output flood they had walked ~240k startup objects every few seconds, each
+    time holding the event loop 0.4-0.7 s (`make bench` case g). Call once, when started."""
+    gc.collect()
+    gc.freeze()
 
 
 def prefect_env(settings: Settings) -> dict[str, str]:

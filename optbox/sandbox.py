@@ -7,9 +7,10 @@ Two kernel mechanisms, each optional, each probed once per process by trying it:
   of the host; it runs as uid 65534 without capabilities; the network namespace is empty
   (its own loopback only) unless the run allows the network; when the namespace's first
   process dies the kernel kills every process in it, sessions of their own included.
-- **cgroups** (v2, or v1 `memory` and `pids` hierarchies): a group per run under the
+- **cgroups** (v2, or v1 `memory`, `pids` and `cpu` hierarchies): a group per run under the
   worker's own group, with a memory limit (the kernel's OOM killer enforces it), a
-  process/thread limit (binds root too, unlike RLIMIT_NPROC) and `cgroup.kill` (v2) to end
+  process/thread limit (binds root too, unlike RLIMIT_NPROC), a low CPU weight (the service
+  keeps the CPU it needs while a model floods or spins) and `cgroup.kill` (v2) to end
   the whole tree at once.
 
 Where neither is there, rlimits stand in for the limits (address space; processes of the worker's
@@ -106,6 +107,7 @@ class CgroupLayout(BaseModel):
     can_kill: bool = False  # v2 groups have cgroup.kill (Linux 5.14+)
     memory_v1: Path | None = None
     pids_v1: Path | None = None
+    cpu_v1: Path | None = None
 
     @property
     def memory(self) -> str | None:
@@ -114,6 +116,10 @@ class CgroupLayout(BaseModel):
     @property
     def pids(self) -> str | None:
         return "cgroup v2" if "pids" in self.unified_controllers else "cgroup v1" if self.pids_v1 else None
+
+    @property
+    def cpu(self) -> str | None:
+        return "cgroup v2" if "cpu" in self.unified_controllers else "cgroup v1" if self.cpu_v1 else None
 
 
 def _writable_parent(base: Path, files: dict[str, bool] | None = None) -> Path | None:
@@ -148,9 +154,9 @@ def _wants_v2_controllers(own: Path) -> bool:
 
 
 def _enable_v2_controllers(own: Path, parent: Path) -> set[str]:
-    """Turn on memory and pids for the runs' parent; a busy non-root group refuses (then v1 or nothing)."""
+    """Turn on memory, pids and cpu for the runs' parent; a busy non-root group refuses (then v1 or nothing)."""
     enabled = set()
-    for controller in ("memory", "pids"):
+    for controller in ("memory", "pids", "cpu"):
         try:
             if controller not in (own / "cgroup.subtree_control").read_text().split():
                 (own / "cgroup.subtree_control").write_text(f"+{controller}")
@@ -188,11 +194,22 @@ def layout_for(mounts: list[tuple[Path, str, set[str]]], own: dict[str, str]) ->
             layout.memory_v1 = _writable_parent(mount / own.get("memory", "/").lstrip("/"))
         elif fstype == "cgroup" and "pids" in options and layout.pids_v1 is None:
             layout.pids_v1 = _writable_parent(mount / own.get("pids", "/").lstrip("/"))
+        elif fstype == "cgroup" and "cpu" in options and layout.cpu_v1 is None:
+            layout.cpu_v1 = _writable_parent(mount / own.get("cpu", "/").lstrip("/"))
     if "memory" in layout.unified_controllers:
         layout.memory_v1 = None
     if "pids" in layout.unified_controllers:
         layout.pids_v1 = None
+    if "cpu" in layout.unified_controllers:
+        layout.cpu_v1 = None
     return layout
+
+
+# A run's CPU weight against the service's processes (v1 cpu.shares, v2 cpu.weight; defaults 1024 and 100):
+# about what nice 10 gives, which the kernel ignores across sessions when autogroup is on and bwrap's
+# --new-session gives each model a session of its own. Weights only count while the CPU is contended.
+RUN_CPU_SHARES = 128
+RUN_CPU_WEIGHT = 12
 
 
 class RunCgroup:
@@ -201,7 +218,7 @@ class RunCgroup:
     def __init__(self, name: str, *, memory_mb: int, max_procs: int, layout: CgroupLayout | None = None) -> None:
         self.layout = layout or cgroup_layout()
         self.dirs: list[Path] = []
-        self._unified = self._memory = self._pids = None
+        self._unified = self._memory = self._pids = self._cpu = None
         layout = self.layout
         if layout.unified is not None:
             self._unified = self._make(layout.unified / name)
@@ -219,6 +236,12 @@ class RunCgroup:
         if layout.pids_v1 is not None:
             self._pids = self._make(layout.pids_v1 / name)
             (self._pids / "pids.max").write_text(str(max_procs))
+        if "cpu" in layout.unified_controllers:
+            self._cpu = self._unified
+            self._lower_cpu_weight("cpu.weight", RUN_CPU_WEIGHT)
+        elif layout.cpu_v1 is not None:
+            self._cpu = self._make(layout.cpu_v1 / name)
+            self._lower_cpu_weight("cpu.shares", RUN_CPU_SHARES)
 
     def _make(self, path: Path) -> Path:
         for attempt in range(5):  # another run may remove the empty parent between our two mkdirs
@@ -230,6 +253,21 @@ class RunCgroup:
                     raise
         self.dirs.append(path)
         return path
+
+    def _lower_cpu_weight(self, knob: str, value: int) -> None:
+        """On the run's group and on the runs' parent: the parent competes with the service's processes
+        (and is made anew, at the default weight, whenever the last run left it empty)."""
+        for group in (self._cpu.parent, self._cpu):
+            _try_write(group / knob, str(value))
+
+    def cpu_weight(self) -> str | None:
+        """The run group's CPU weight as the kernel holds it (`cpu.shares 128`), or None without a cpu group."""
+        if self._cpu is None:
+            return None
+        for knob in ("cpu.weight", "cpu.shares"):
+            if (self._cpu / knob).exists():
+                return f"{knob} {(self._cpu / knob).read_text().strip()}"
+        return None
 
     @property
     def procs_files(self) -> list[str]:
@@ -304,7 +342,7 @@ def sweep_stale_groups() -> None:
     remove its own). Group names end in the creating process's pid; a live owner's group is
     left alone even while empty (its model may be about to join it)."""
     layout = cgroup_layout()
-    for parent in (layout.unified, layout.memory_v1, layout.pids_v1):
+    for parent in (layout.unified, layout.memory_v1, layout.pids_v1, layout.cpu_v1):
         if parent is None or not parent.is_dir():
             continue
         for child in parent.iterdir():

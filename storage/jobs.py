@@ -137,7 +137,7 @@ async def store_lines(session: AsyncSession, job: JobRun, lines: Sequence[LogLin
         {
             "job_id": job.job_id, "seq": line.seq, "level": line.level.value, "stream": line.stream.value,
             "message": line.message, "timestamp": line.timestamp,
-            "metadata": {"report": line.report.model_dump(exclude_none=True)} if line.report else None,
+            "metadata_": {"report": line.report.model_dump(exclude_none=True)} if line.report else None,
         }
         for line in lines
     ]

@@ -7,7 +7,7 @@ import subprocess
 import sys
 
 from optbox.roles import prefect_env, prefect_server_command, prefect_server_env
-from optbox.settings import Settings
+from optbox.settings import PROJECT_DIR, Settings
 
 READ_PREFECT_SETTINGS = """
 import json
@@ -54,3 +54,9 @@ def test_extra_prefect_api_replicas_leave_the_services_to_one_process(tmp_path):
     # their task queue is their own: on the services' one they would take and drop the services' tasks
     assert prefect_server_env(settings, services=False)["PREFECT_SERVER_DOCKET_NAME"] != prefect_server_env(settings).get(
         "PREFECT_SERVER_DOCKET_NAME", "prefect-server")
+
+
+def test_freezing_the_startup_heap_takes_it_out_of_the_collectors_reach():
+    script = "import gc\nfrom optbox.roles import freeze_startup_heap\nbefore = gc.get_freeze_count()\nfreeze_startup_heap()\nprint(before, gc.get_freeze_count())"
+    before, after = map(int, subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True, cwd=PROJECT_DIR).stdout.split())
+    assert before == 0 and after > 1000  # the imports' objects, frozen

@@ -160,16 +160,16 @@ def _v2_group(path: Path, controllers: str) -> Path:
     return path
 
 
-def test_on_cgroup_v2_with_memory_and_pids_delegated_a_run_gets_one_group_under_the_workers_own(tmp_path):
+def test_on_cgroup_v2_with_memory_pids_and_cpu_delegated_a_run_gets_one_group_under_the_workers_own(tmp_path):
     own = _v2_group(tmp_path / "unified" / "worker.service", "cpu memory pids")
     layout = sandbox.layout_for([(tmp_path / "unified", "cgroup2", {"rw"})], {"": "/worker.service"})
-    assert layout.unified == own / "optbox-runs" and layout.unified_controllers == {"memory", "pids"}
-    assert (layout.memory, layout.pids) == ("cgroup v2", "cgroup v2") and layout.memory_v1 is layout.pids_v1 is None
-    assert "pids" in (own / "optbox-runs" / "cgroup.subtree_control").read_text()  # enabled for the runs' groups
+    assert layout.unified == own / "optbox-runs" and layout.unified_controllers == {"memory", "pids", "cpu"}
+    assert (layout.memory, layout.pids, layout.cpu) == ("cgroup v2", "cgroup v2", "cgroup v2") and layout.memory_v1 is layout.pids_v1 is None
     group = sandbox.RunCgroup("run-1", memory_mb=100, max_procs=16, layout=layout)
     assert group.dirs == [own / "optbox-runs" / "run-1"] and group.procs_files == [str(own / "optbox-runs" / "run-1" / "cgroup.procs")]
     assert (group.dirs[0] / "memory.max").read_text() == str(100 * 1024 * 1024) and (group.dirs[0] / "pids.max").read_text() == "16"
     assert (group.dirs[0] / "memory.swap.max").read_text() == "0"
+    assert group.cpu_weight() == f"cpu.weight {sandbox.RUN_CPU_WEIGHT}"
 
 
 def test_on_a_hybrid_host_limits_come_from_v1_and_the_controllerless_v2_group_only_tracks_members(tmp_path):
@@ -185,3 +185,20 @@ def test_on_a_hybrid_host_limits_come_from_v1_and_the_controllerless_v2_group_on
     group = sandbox.RunCgroup("run-2", memory_mb=100, max_procs=16, layout=layout)
     assert len(group.dirs) == 3 and (layout.memory_v1 / "run-2" / "memory.limit_in_bytes").read_text() == str(100 * 1024 * 1024)
     assert not (layout.unified / "run-2" / "memory.max").exists()  # the v2 group carries no limit without its controllers
+
+
+@pytest.mark.skipif(not sandbox.cgroup_layout().cpu, reason="no writable cpu cgroup")
+def test_a_model_runs_in_a_run_group_of_lowered_cpu_weight_and_at_a_lower_nice_level():
+    group = sandbox.RunCgroup(f"unit-{os.getpid()}", memory_mb=200, max_procs=8)
+    try:
+        process = subprocess.Popen(sandbox.launcher([sys.executable, "-c", "import time; print('up', flush=True); time.sleep(60)"],
+                                                    procs_files=group.procs_files, rlimits={}), stdout=subprocess.PIPE, text=True)
+        assert process.stdout.readline() == "up\n"
+        knob, weight = group.cpu_weight().split()
+        default = {"cpu.shares": 1024, "cpu.weight": 100}[knob]
+        assert int(weight) < default and int((group._cpu.parent / knob).read_text()) < default  # the parent competes with the service
+        assert process.pid in group.pids() and os.getpriority(os.PRIO_PROCESS, process.pid) == sandbox.MODEL_NICENESS
+        group.kill()
+        process.wait(5)
+    finally:
+        group.remove()

@@ -62,6 +62,16 @@ async def test_storing_a_batch_twice_keeps_each_line_once_in_order(db):
     assert job.last_seq == 4 and job.progress == 30 and job.objective_value == 5
 
 
+async def test_a_line_that_carries_a_report_is_stored_with_it(db):
+    async with db.session() as session:
+        job = JobRun(job_id="j2", model_type="SO")
+        session.add(job)
+        await jobs.store_lines(session, job, [line(1), line(2, '::optbox {"progress": 40}', report=Report(progress=40))])
+        await session.commit()
+        stored = await jobs.read_lines(session, "j2")
+    assert [row.metadata_ for row in stored] == [None, {"report": {"progress": 40}}]
+
+
 def test_status_moves_forward_within_an_attempt_and_first_end_wins():
     job = JobRun(job_id="j", model_type="DMO", status="pending", attempt=1, progress=0)
     assert jobs.move_status(job, JobStatus.running, 1) and job.started_at is not None
