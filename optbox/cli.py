@@ -56,12 +56,14 @@ def api(port: Annotated[int | None, typer.Option(help="overrides OPTBOX_API_PORT
 def prefect(services: Annotated[bool, typer.Option("--services/--no-services",
                                                    help="run Prefect's background services too (one process should)")] = True) -> None:
     """Run the Prefect server (its UI on OPTBOX_PREFECT_PORT)."""
-    from optbox.roles import prefect_server_command, prefect_server_env
+    from optbox.roles import prefect_server_env
 
     settings = get_settings()
     settings.prefect_home.mkdir(parents=True, exist_ok=True)
-    command = prefect_server_command(settings, services=services)
-    os.execvpe(command[0], command, prefect_server_env(settings, services=services))
+    os.environ.update(prefect_server_env(settings, services=services))  # Prefect reads its settings from here, once
+    from optbox.prefect_server import serve
+
+    serve(settings.prefect_host, settings.prefect_port, services=services)
 
 
 @app.command("prefect-services")

@@ -77,12 +77,6 @@ def prefect_cli() -> list[str]:
     return [sys.executable, "-m", "prefect"]
 
 
-def prefect_server_command(settings: Settings, *, services: bool = True) -> list[str]:
-    """`services=False`: an API-only replica; one `prefect server services start` runs the loops for all."""
-    command = [*prefect_cli(), "server", "start", "--host", settings.prefect_host, "--port", str(settings.prefect_port)]
-    return command if services else [*command, "--no-services"]
-
-
 def prefect_server_env(settings: Settings, *, services: bool = True) -> dict[str, str]:
     """The Prefect server's environment. API-only processes get a docket (Redis task queue) of their own:
     on a shared one their task worker takes the background services' periodic tasks (trigger evaluation,

@@ -6,7 +6,7 @@ import json
 import subprocess
 import sys
 
-from optbox.roles import prefect_env, prefect_server_command, prefect_server_env
+from optbox.roles import prefect_env, prefect_server_env
 from optbox.settings import PROJECT_DIR, Settings
 
 READ_PREFECT_SETTINGS = """
@@ -49,8 +49,6 @@ def test_without_scale_out_settings_prefect_keeps_its_embedded_defaults(tmp_path
 
 def test_extra_prefect_api_replicas_leave_the_services_to_one_process(tmp_path):
     settings = Settings(data_dir=tmp_path)
-    assert "--no-services" in prefect_server_command(settings, services=False)
-    assert "--no-services" not in prefect_server_command(settings)
     # their task queue is their own: on the services' one they would take and drop the services' tasks
     assert prefect_server_env(settings, services=False)["PREFECT_SERVER_DOCKET_NAME"] != prefect_server_env(settings).get(
         "PREFECT_SERVER_DOCKET_NAME", "prefect-server")
