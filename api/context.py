@@ -10,6 +10,7 @@ from api.orchestrator import Orchestrator
 from api.queue import QueueAnnouncer
 from api.realtime import Realtime
 from optbox.settings import Settings
+from storage.catalog_cache import CatalogCache
 from storage.db import Database
 from storage.files import FileStore
 from storage.group_commit import GroupCommit
@@ -29,8 +30,10 @@ class Facade:
     queue: QueueAnnouncer = field(init=False)
     known_keys: TTLCache = field(init=False)  # key hash -> Identity, for api.auth.identify
     new_jobs: GroupCommit = field(init=False)  # concurrent executes' rows, one transaction per burst
+    catalog: CatalogCache = field(init=False)  # the models and datasets runs start with; read through with replicas
 
     def __post_init__(self) -> None:
         self.new_jobs = GroupCommit(self.db)
+        self.catalog = CatalogCache(self.db, enabled=not self.settings.redis_url)
         self.queue = QueueAnnouncer(self.db, self.realtime, whole_line=bool(self.settings.redis_url))
         self.known_keys = TTLCache(maxsize=KNOWN_KEYS_MAX, ttl=self.settings.auth_cache_s)

@@ -36,6 +36,7 @@ from optbox.protocol import (
     deployment_path,
 )
 from storage import audit, catalog, jobs, retention
+from storage.catalog_cache import CatalogCache
 from storage.files import new_key, sha256_hex
 from storage.models import DataSource, JobRun, OptimizationModel
 from storage.retention import PruneResult
@@ -56,9 +57,9 @@ async def require_job(session: AsyncSession, job_id: str) -> JobRun:
     return job
 
 
-async def _resolve_model(session: AsyncSession, model_type: ModelType, model_id: int | None) -> OptimizationModel:
+async def _resolve_model(cache: CatalogCache, model_type: ModelType, model_id: int | None) -> OptimizationModel:
     if model_id is not None:
-        model = await catalog.get_model(session, model_id)
+        model = await cache.model(model_id)
         if model is None:
             raise ApiError(404, f"model {model_id} not found")
         if model.model_type != model_type.value:
@@ -67,16 +68,16 @@ async def _resolve_model(session: AsyncSession, model_type: ModelType, model_id:
             raise ApiError(409, f"model {model.model_name} v{model.version} is archived; activate or upload a version to run it")
         refuse_if_it_does_not_compile(model)
         return model
-    model = await catalog.active_model(session, model_type.value)
+    model = await cache.active_model(model_type.value)
     if model is None:
         raise ApiError(409, f"no active {model_type.value} model: upload one or activate a version first")
     return model
 
 
-async def _resolve_dataset(session: AsyncSession, model_type: ModelType, dataset_id: int | None) -> DataSource | None:
+async def _resolve_dataset(cache: CatalogCache, model_type: ModelType, dataset_id: int | None) -> DataSource | None:
     if dataset_id is None:
-        return await catalog.newest_dataset(session, model_type.value)
-    dataset = await catalog.get_dataset(session, dataset_id)
+        return await cache.newest_dataset(model_type.value)
+    dataset = await cache.dataset(dataset_id)
     if dataset is None:
         raise ApiError(404, f"data source {dataset_id} not found")
     if dataset.model_type != model_type.value:
@@ -118,9 +119,9 @@ async def start_run(facade: Facade, session: AsyncSession, request: ExecuteReque
     """Create the JobRun and answer: its Prefect flow run is created right after, off the
     request path (`launch_run`); the job says `flow_run_id` once it exists."""
     limits = resolve_limits(facade.settings.run_limits(), request.limits)
-    model = await _resolve_model(session, request.modelType, request.modelId)
+    model = await _resolve_model(facade.catalog, request.modelType, request.modelId)
     validate_config(request.config or {}, (model.metadata_ or {}).get("config_schema"), f"{model.model_name} v{model.version}")
-    dataset = await _resolve_dataset(session, request.modelType, request.dataSourceId)
+    dataset = await _resolve_dataset(facade.catalog, request.modelType, request.dataSourceId)
     try:
         await facade.orchestrator.deployment_id(request.modelType)  # cached after the first run of the type
     except DeploymentMissing as exc:
@@ -240,8 +241,8 @@ async def claim_run(facade: Facade, session: AsyncSession, claim: RunClaim) -> C
         )
         job.model_config = claim.config or {}
     try:
-        model = await _resolve_model(session, claim.model_type, job.model_id or claim.model_id)
-        dataset = await _resolve_dataset(session, claim.model_type, job.data_source_id or claim.data_source_id)
+        model = await _resolve_model(facade.catalog, claim.model_type, job.model_id or claim.model_id)
+        dataset = await _resolve_dataset(facade.catalog, claim.model_type, job.data_source_id or claim.data_source_id)
     except ApiError as exc:
         if jobs.move_status(job, JobStatus.failed, claim.attempt):
             job.error_message = exc.error

@@ -19,6 +19,7 @@ from alembic.config import Config
 from sqlalchemy import event
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.orm import Session
 from sqlalchemy.util import await_only
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
@@ -110,7 +111,8 @@ class Database:
     def __init__(self, url: str) -> None:
         self.url = url
         self.engine = create_engine(url)
-        self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)
+        # a class of its own, so session events (storage.catalog_cache) see this database's sessions only
+        self.sessions = async_sessionmaker(self.engine, expire_on_commit=False, sync_session_class=type("OptboxSession", (Session,), {}))
 
     @asynccontextmanager
     async def session(self) -> AsyncIterator[AsyncSession]:

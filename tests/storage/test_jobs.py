@@ -2,48 +2,11 @@
 
 from __future__ import annotations
 
-import asyncio
-import uuid
 from datetime import UTC, datetime
-
-import asyncpg
-import pytest
 
 from optbox.protocol import JobStatus, LogLevel, LogLine, Report, Stream
 from storage import jobs
-from storage.db import Database, migrate
 from storage.models import JobRun
-
-PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
-
-
-async def _postgres_url() -> str | None:
-    name = f"optbox_test_{uuid.uuid4().hex[:8]}"
-    try:
-        conn = await asyncpg.connect(PG_ADMIN, timeout=3)
-    except (OSError, asyncpg.PostgresError):
-        return None
-    await conn.execute(f'CREATE DATABASE "{name}"')
-    await conn.close()
-    return f"postgresql+asyncpg://postgres@127.0.0.1:5432/{name}"
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-async def db(request, tmp_path):
-    if request.param == "sqlite":
-        url = f"sqlite+aiosqlite:///{tmp_path / 'optbox.db'}"
-    else:
-        url = await _postgres_url()
-        if url is None:
-            pytest.skip("no PostgreSQL at 127.0.0.1:5432")
-    await asyncio.to_thread(migrate, url)
-    database = Database(url)
-    yield database
-    await database.dispose()
-    if request.param == "postgresql":
-        conn = await asyncpg.connect(PG_ADMIN, timeout=3)
-        await conn.execute(f'DROP DATABASE "{url.rsplit("/", 1)[1]}"')
-        await conn.close()
 
 
 def line(seq: int, message: str = "x", report: Report | None = None) -> LogLine:

@@ -1,0 +1,42 @@
+"""Databases for storage tests: SQLite, and PostgreSQL when one is reachable (skipped otherwise)."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+
+import asyncpg
+import pytest
+
+from storage.db import Database, migrate
+
+PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
+
+
+async def _postgres_url() -> str | None:
+    name = f"optbox_test_{uuid.uuid4().hex[:8]}"
+    try:
+        conn = await asyncpg.connect(PG_ADMIN, timeout=3)
+    except (OSError, asyncpg.PostgresError):
+        return None
+    await conn.execute(f'CREATE DATABASE "{name}"')
+    await conn.close()
+    return f"postgresql+asyncpg://postgres@127.0.0.1:5432/{name}"
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+async def db(request, tmp_path):
+    if request.param == "sqlite":
+        url = f"sqlite+aiosqlite:///{tmp_path / 'optbox.db'}"
+    else:
+        url = await _postgres_url()
+        if url is None:
+            pytest.skip("no PostgreSQL at 127.0.0.1:5432")
+    await asyncio.to_thread(migrate, url)
+    database = Database(url)
+    yield database
+    await database.dispose()
+    if request.param == "postgresql":
+        conn = await asyncpg.connect(PG_ADMIN, timeout=3)
+        await conn.execute(f'DROP DATABASE "{url.rsplit("/", 1)[1]}"')
+        await conn.close()
