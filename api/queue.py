@@ -4,7 +4,8 @@
 (its change committed). It returns at once: announcements of one type are coalesced — the first
 change waits DEBOUNCE_S for others, then one query reads the line and `optimization:status`
 {queued, queuePosition} goes to each run whose place differs from what this process announced
-last. Twenty executes at once cost one query and twenty events, not twenty queries and 210 events.
+last; changes during that pass are read BUSY_INTERVAL_S later. Twenty executes at once cost one
+query and twenty events, not twenty queries and 210 events.
 
 Invariants: one announcing task per type, so a run's places arrive in the order they were read;
 a change committed before `changed()` is in the next read (a change that lands while a read is
@@ -25,6 +26,7 @@ from storage.db import Database
 
 log = logging.getLogger(__name__)
 DEBOUNCE_S = 0.005  # long enough to gather a burst of executes, short against a person watching the line
+BUSY_INTERVAL_S = 0.05  # while the line keeps changing: a read per 50 ms, not per 5 ms, each costing O(line)
 
 
 class QueueAnnouncer:
@@ -49,8 +51,10 @@ class QueueAnnouncer:
         await asyncio.gather(*self._tasks.values(), return_exceptions=True)
 
     async def _announce_while_changing(self, model_type: str) -> None:
+        wait = DEBOUNCE_S
         while model_type in self._dirty:
-            await asyncio.sleep(DEBOUNCE_S)
+            await asyncio.sleep(wait)
+            wait = BUSY_INTERVAL_S
             self._dirty.discard(model_type)  # before the read: a change after this point asks for another pass
             try:
                 await self._announce(model_type)
