@@ -18,10 +18,11 @@ import logging
 from datetime import timedelta
 
 import httpx
-from prefect.client.schemas.objects import FlowRun, StateType
+from prefect.client.schemas.objects import StateType
 
 from api.context import Facade
 from api.leadership import Leadership
+from api.orchestrator import RunSnapshot
 from api.runs import job_for_flow_run, launch
 from optbox.protocol import JobStatus, ModelType, TriggeredBy
 from storage import jobs
@@ -43,12 +44,12 @@ _STATUS_FOR_STATE = {
 }
 
 
-def job_status_for(flow_run: FlowRun) -> JobStatus:
+def job_status_for(flow_run: RunSnapshot) -> JobStatus:
     """The one mapping from a Prefect state to a job status."""
     return _STATUS_FOR_STATE[flow_run.state.type]
 
 
-def attempt_of(flow_run: FlowRun) -> int:
+def attempt_of(flow_run: RunSnapshot) -> int:
     """Which attempt the flow run is on; an AwaitingRetry run is about to start run_count + 1."""
     if flow_run.state.name == "AwaitingRetry":
         return flow_run.run_count + 1
@@ -108,7 +109,7 @@ class Mirror:
             changed += await self._reconcile_run(flow_run)
         return changed
 
-    async def _reconcile_run(self, flow_run: FlowRun) -> int:
+    async def _reconcile_run(self, flow_run: RunSnapshot) -> int:
         deployment_name, model_type = self.facade.orchestrator.deployment_types[flow_run.deployment_id]
         status, attempt = job_status_for(flow_run), attempt_of(flow_run)
         async with self.facade.db.session() as session:
@@ -131,7 +132,7 @@ class Mirror:
         return 1
 
 
-def _state_message(flow_run: FlowRun, status: JobStatus) -> str:
+def _state_message(flow_run: RunSnapshot, status: JobStatus) -> str:
     message = (flow_run.state.message or "").strip()
     if flow_run.state.type == StateType.CRASHED:
         return f"crashed: {message}" if message else "crashed"

