@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import sys
+import tempfile
 from types import CodeType
 
 from ruff import find_ruff_bin
@@ -34,14 +35,21 @@ def ruff_command() -> list[str]:
 
 async def ruff_finds_nothing(data: bytes, timeout_s: float) -> bool:
     """True when ruff reports no syntax error and none of CPython's compile-time errors in `data`."""
+    with tempfile.TemporaryFile() as model:  # ruff reads it at its own pace, not through a pipe this loop feeds
+        model.write(data)  # into the page cache: ~3 ms for 10 MB, less than handing it to a thread and back
+        model.seek(0)
+        try:
+            process = await asyncio.create_subprocess_exec(*ruff_command(), stdin=model, stdout=asyncio.subprocess.DEVNULL,
+                                                           stderr=asyncio.subprocess.PIPE)
+        except OSError as exc:
+            log.warning("ruff could not start (%s); CPython checks this model alone", exc)
+            return False
+        return await _verdict(process, timeout_s)
+
+
+async def _verdict(process: asyncio.subprocess.Process, timeout_s: float) -> bool:
     try:
-        process = await asyncio.create_subprocess_exec(*ruff_command(), stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.DEVNULL,
-                                                       stderr=asyncio.subprocess.PIPE)
-    except OSError as exc:
-        log.warning("ruff could not start (%s); CPython checks this model alone", exc)
-        return False
-    try:
-        _, errors = await asyncio.wait_for(process.communicate(data), timeout_s)
+        _, errors = await asyncio.wait_for(process.communicate(), timeout_s)
     except TimeoutError:
         log.warning("ruff took over %.0f s; CPython checks this model alone", timeout_s)
         return False
