@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import json
 import os
 import sys
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -179,12 +181,26 @@ async def execute_concurrency(bench: Bench, clients: int, per_client: int) -> di
                     latencies.append(time.perf_counter_ns() - started)
 
         try:
-            await asyncio.gather(*(client(key) for key in keys))
+            with client_gc_paused():
+                await asyncio.gather(*(client(key) for key in keys))
         finally:
             for job_id in job_ids:
                 await bench.http.post(f"/api/optimization/jobs/{job_id}/cancel")
             await _patch_until_done(prefect, pool, {"is_paused": False})
     return {"clients": clients, "requests": len(latencies), **summary_ms(latencies)}
+
+
+@contextmanager
+def client_gc_paused():
+    """No garbage collection in this (the client's) process during a short timed window: a collection
+    here stalls every client at once (gen0 took up to 30 ms in this process), and that is the
+    harness's pause, not the server's latency."""
+    gc.collect()
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
 
 
 async def _patch_until_done(prefect: httpx.AsyncClient, url: str, body: dict, tries: int = 60) -> None:
