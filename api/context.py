@@ -14,6 +14,7 @@ from storage.catalog_cache import CatalogCache
 from storage.db import Database
 from storage.files import FileStore
 from storage.group_commit import GroupCommit
+from storage.launches import LaunchLedger
 
 KNOWN_KEYS_MAX = 10_000  # verified keys remembered at once; past it the least recently verified go first
 
@@ -30,10 +31,12 @@ class Facade:
     queue: QueueAnnouncer = field(init=False)
     known_keys: TTLCache = field(init=False)  # key hash -> Identity, for api.auth.identify
     new_jobs: GroupCommit = field(init=False)  # concurrent executes' rows, one transaction per burst
+    launches: LaunchLedger = field(init=False)  # created flow runs recorded on their jobs, one transaction per burst
     catalog: CatalogCache = field(init=False)  # the models and datasets runs start with; read through with replicas
 
     def __post_init__(self) -> None:
         self.new_jobs = GroupCommit(self.db)
+        self.launches = LaunchLedger(self.db)
         self.catalog = CatalogCache(self.db, enabled=not self.settings.redis_url)
         self.queue = QueueAnnouncer(self.db, self.realtime, whole_line=bool(self.settings.redis_url))
         self.known_keys = TTLCache(maxsize=KNOWN_KEYS_MAX, ttl=self.settings.auth_cache_s)

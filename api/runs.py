@@ -136,7 +136,7 @@ async def start_run(facade: Facade, session: AsyncSession, request: ExecuteReque
     _bind_model(job, model, dataset)
     await facade.new_jobs.add(job, audit.activity(
         "execute", "job", job.job_id, f"started {request.modelType.value} run of {model.model_name} v{model.version}", actor.name, actor.role.value))
-    launch(facade, job.job_id)
+    launch(facade, job.job_id, job)
     await facade.realtime.progress(job)
     facade.queue.changed(job.model_type)
     return job
@@ -157,21 +157,24 @@ def _prefect_busy(exc: BaseException) -> bool:
     return isinstance(exc, httpx.HTTPStatusError) and exc.response.status_code >= 500
 
 
-def launch(facade: Facade, job_id: str) -> None:
-    """Start creating the job's flow run in the background (see `launch_run`)."""
-    facade.orchestrator.launch(f"launch-{job_id}", lambda: launch_run(facade, job_id))
+def launch(facade: Facade, job_id: str, fresh: JobRun | None = None) -> None:
+    """Start creating the job's flow run in the background (see `launch_run`). `fresh`: the job
+    as its request just committed it (pending, no run yet), so the launch need not read it back."""
+    facade.orchestrator.launch(f"launch-{job_id}", lambda: launch_run(facade, job_id, fresh))
 
 
-async def launch_run(facade: Facade, job_id: str) -> None:
+async def launch_run(facade: Facade, job_id: str, fresh: JobRun | None = None) -> None:
     """Create the job's Prefect flow run (idempotent on the job id) and record it on the job.
 
     No database connection is held while Prefect works. A job cancelled before its run
     exists gets its run cancelled at once; a run Prefect will not create fails the job with the reason."""
-    async with facade.db.session() as session:
-        job = await require_job(session, job_id)
+    job = fresh
+    if job is None:
+        async with facade.db.session() as session:
+            job = await require_job(session, job_id)
         if job.flow_run_id is not None or job.status != JobStatus.pending.value:
             return
-        model_type, parameters, tags = ModelType(job.model_type), flow_parameters(job), ["optbox", job.model_type, job.triggered_by]
+    model_type, parameters, tags = ModelType(job.model_type), flow_parameters(job), ["optbox", job.model_type, job.triggered_by]
     try:
         # a 503 (Prefect's SQLite briefly locked) clears in milliseconds: retry at 50 ms, then back off
         async for attempt in AsyncRetrying(retry=retry_if_exception(_prefect_busy), wait=wait_exponential(multiplier=0.05, max=5),
@@ -182,14 +185,12 @@ async def launch_run(facade: Facade, job_id: str) -> None:
         reason = str(exc) if isinstance(exc, DeploymentMissing) else f"could not create the Prefect flow run: {type(exc).__name__}: {exc}"
         await _fail_unlaunched(facade, job_id, reason)
         return
-    async with facade.db.session() as session:
-        job = await require_job(session, job_id)
-        job.flow_run_id = job.flow_run_id or str(flow_run.id)
-        if job.status == JobStatus.cancelled.value:
-            job.prefect_state = await facade.orchestrator.cancel(job.flow_run_id)
-        elif job.prefect_state is None and flow_run.state is not None:
-            job.prefect_state = flow_run.state.name
-        await session.commit()
+    cancelled_run = await facade.launches.record(job_id, str(flow_run.id), flow_run.state.name if flow_run.state else None)
+    if cancelled_run is not None:
+        state = await facade.orchestrator.cancel(cancelled_run)
+        async with facade.db.session() as session:
+            (await require_job(session, job_id)).prefect_state = state
+            await session.commit()
 
 
 async def _fail_unlaunched(facade: Facade, job_id: str, reason: str) -> None:
