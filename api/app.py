@@ -38,6 +38,7 @@ from storage.files import close_file_store, open_file_store
 log = logging.getLogger(__name__)
 
 
+WAL_CHECKPOINT_EVERY_S = 1.0  # SQLite's own threshold (1,000 pages, ~4 MB) takes a busy facade a second or more
 SECURITY_HEADERS = {
     "X-Content-Type-Options": "nosniff",
     "X-Frame-Options": "DENY",
@@ -85,7 +86,8 @@ def create_app(settings: Settings | None = None) -> socketio.ASGIApp:
     async def lifespan(app: FastAPI):
         await asyncio.to_thread(migrate, settings.resolved_database_url)
         checker = asyncio.get_running_loop().run_in_executor(None, warm_model_checker)  # in the background
-        db = Database(settings.resolved_database_url)
+        db = Database(settings.resolved_database_url, checkpoint_every_s=WAL_CHECKPOINT_EVERY_S)
+        checkpoints = asyncio.create_task(db.checkpoints(), name="wal-checkpoints")
         files = await open_file_store(settings)
         async with Orchestrator(settings.resolved_prefect_api_url) as orchestrator:
             facade = Facade(settings=settings, db=db, files=files,
@@ -107,6 +109,8 @@ def create_app(settings: Settings | None = None) -> socketio.ASGIApp:
                 await stop_confirmations()
                 await facade.queue.close()
                 await close_file_store(files)
+                checkpoints.cancel()
+                await asyncio.gather(checkpoints, return_exceptions=True)
                 await db.dispose()
                 await asyncio.gather(checker, return_exceptions=True)
                 stop_model_checker()

@@ -2,7 +2,9 @@
 
 SQLite (the embedded default) runs in WAL mode with a busy timeout so the API's
 readers never block the log writer; PostgreSQL is chosen by OPTBOX_DATABASE_URL.
-On SQLite the process's write transactions also take turns in asyncio (`SqliteWriteTurns`).
+On SQLite the process's write transactions also take turns in asyncio (`SqliteWriteTurns`), and
+a Database made with `checkpoint_every_s` copies the WAL into the database file from a task of
+its own (`Database.checkpoints`) instead of inside whichever commit crossed SQLite's threshold.
 """
 
 from __future__ import annotations
@@ -93,13 +95,19 @@ class SqliteWriteTurns:
             self._lock.release()
 
 
-def create_engine(url: str) -> AsyncEngine:
+def _no_automatic_checkpoints(dbapi_connection, _record) -> None:
+    dbapi_connection.execute("PRAGMA wal_autocheckpoint=0")
+
+
+def create_engine(url: str, *, background_checkpoints: bool = False) -> AsyncEngine:
     if is_sqlite(url):
         Path(make_url(url).database).parent.mkdir(parents=True, exist_ok=True)
         # Connections past pool_size are closed on return, and opening one (a thread, the file, the
         # pragmas) cost requests tens of ms under load: keep enough open for a burst of requests.
         engine = create_async_engine(url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_S}, pool_size=20, max_overflow=20)
         event.listen(engine.sync_engine, "connect", _enable_sqlite_wal)
+        if background_checkpoints:
+            event.listen(engine.sync_engine, "connect", _no_automatic_checkpoints)
         SqliteWriteTurns().install(engine)
         return engine
     return create_async_engine(url, pool_size=10, max_overflow=20, pool_pre_ping=True)
@@ -108,9 +116,10 @@ def create_engine(url: str) -> AsyncEngine:
 class Database:
     """One engine and its session factory; the API holds one for its lifetime."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, *, checkpoint_every_s: float | None = None) -> None:
         self.url = url
-        self.engine = create_engine(url)
+        self.checkpoint_every_s = checkpoint_every_s if is_sqlite(url) else None
+        self.engine = create_engine(url, background_checkpoints=self.checkpoint_every_s is not None)
         # a class of its own, so session events (storage.catalog_cache) see this database's sessions only
         self.sessions = async_sessionmaker(self.engine, expire_on_commit=False, sync_session_class=type("OptboxSession", (Session,), {}))
 
@@ -118,6 +127,18 @@ class Database:
     async def session(self) -> AsyncIterator[AsyncSession]:
         async with self.sessions() as session:
             yield session
+
+    async def checkpoints(self) -> None:
+        """Run for the Database's life (a task): every `checkpoint_every_s`, a PASSIVE checkpoint, which
+        waits for no reader or writer. SQLite's own runs inside the commit that crossed 1,000 WAL pages,
+        and every writer queued behind that commit waited out the copy and its fsync."""
+        while self.checkpoint_every_s is not None:
+            await asyncio.sleep(self.checkpoint_every_s)
+            try:
+                async with self.engine.connect() as connection:
+                    await connection.exec_driver_sql("PRAGMA wal_checkpoint(PASSIVE)")
+            except Exception:  # noqa: BLE001 - the file briefly busy or away: the next pass copies what this one did not
+                log.warning("WAL checkpoint failed; retrying", exc_info=True)
 
     async def dispose(self) -> None:
         await self.engine.dispose()
