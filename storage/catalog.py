@@ -85,7 +85,10 @@ async def counts_by_type(session: AsyncSession) -> dict[str, int]:
 
 
 async def touch_model(session: AsyncSession, model_id: int, when: datetime | None = None) -> None:
-    await session.execute(update(OptimizationModel).where(OptimizationModel.id == model_id).values(last_used_at=when or utcnow()))
+    # On the table, not the mapped class: a last-used stamp is no change a run starts from, so it
+    # leaves storage.catalog_cache's answers in place (every run start stamps its model).
+    models = OptimizationModel.__table__
+    await session.execute(update(models).where(models.c.id == model_id).values(last_used_at=when or utcnow()))
 
 
 async def add_dataset(session: AsyncSession, dataset: DataSource) -> DataSource:

@@ -67,6 +67,17 @@ async def test_an_update_statement_counts_like_a_flushed_object(db):
     assert (await cache.model(model_id)).status == "archived"
 
 
+async def test_a_last_used_stamp_keeps_the_answers(db):
+    cache = CatalogCache(db)
+    model_id = await _add_active(db, "m")
+    first = await cache.active_model("DMO")
+    async with db.session() as session:
+        await catalog.touch_model(session, model_id)
+        await session.commit()
+        assert (await catalog.get_model(session, model_id)).last_used_at is not None
+    assert await cache.active_model("DMO") is first  # the same answer, not read again
+
+
 async def test_the_newest_dataset_and_a_deleted_one(db):
     cache = CatalogCache(db)
     assert await cache.newest_dataset("DMO") is None
