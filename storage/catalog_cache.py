@@ -7,7 +7,8 @@ work per request; the catalog, meanwhile, changes a few times a day.
 Contract: an answer is never older than the last committed catalog change made through the same
 `Database`. Every commit that wrote `optimization_models` or `data_sources` rows — ORM objects
 flushed, or an ORM update/delete statement — bumps a generation after the commit, and an answer
-read before a bump is not kept. That holds only while this process is the catalog's one writer,
+read before a bump is not kept. A statement on the bare table is not counted: `catalog.touch_model`
+stamps last use that way, at every run start. That holds only while this process is the catalog's one writer,
 so API replicas (several processes on one database) read through (`enabled=False`).
 Answers are detached objects, shared between callers: read them, never change or attach them.
 """
