@@ -116,7 +116,8 @@ async def _confirm_with_cpython(facade: Facade, model_id: int, filename: str, da
                                 previous_id: int | None) -> None:
     """CPython's verdict on a model stored on ruff's word. Where it refuses what ruff accepted, the version
     is marked invalid (syntax_valid false, the refusal as its validation message, an error notification)
-    and, if it is still its type's active model, the model it replaced is active again."""
+    and, if it is still its type's active model, the model it replaced is active again. Recorded once:
+    the first facade to move the version off SYNTAX_PENDING records it, later ones leave it be."""
     try:
         refusal, confirmed_schema = None, await check_with_cpython(filename, data)
     except ApiError as exc:
@@ -125,18 +126,17 @@ async def _confirm_with_cpython(facade: Facade, model_id: int, filename: str, da
         log.exception("CPython's check of model %s did not finish; its flow compiles it before running", model_id)
         return
     async with facade.db.session() as session:
+        if not await catalog.record_verdict(session, model_id, SYNTAX_PENDING, SYNTAX_OK if refusal is None else refusal.error):
+            return  # gone, or another facade (replicas each resume pending checks) recorded it first
         model = await catalog.get_model(session, model_id)
-        if model is None:
-            return
         label = f"{model.model_type} model {model.model_name} v{model.version}"
         if refusal is None:
-            model.validation_message = SYNTAX_OK
             if confirmed_schema != schema:
                 log.warning("%s: CPython reads CONFIG_SCHEMA %r, not %r", label, confirmed_schema, schema)
                 model.metadata_ = {**(model.metadata_ or {}), "config_schema": confirmed_schema}
         else:
             log.warning("%s: ruff accepted it, CPython refuses it: %s", label, refusal.error)
-            model.syntax_valid, model.validation_message = False, refusal.error
+            model.syntax_valid = False
             previous = await catalog.get_model(session, previous_id) if previous_id is not None else None
             if model.status == "active":
                 model.status = "inactive"

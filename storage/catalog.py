@@ -47,6 +47,16 @@ async def active_model(session: AsyncSession, model_type: str) -> OptimizationMo
     )
 
 
+async def record_verdict(session: AsyncSession, model_id: int, expected: str, message: str) -> bool:
+    """Set the model's validation message if it is still `expected`; False if it is not (or no such model).
+    One statement, so of two sessions racing for it exactly one succeeds (a row lock on PostgreSQL, the
+    write lock on SQLite); the caller's transaction holds the row until it commits."""
+    models = OptimizationModel.__table__
+    result = await session.execute(
+        update(models).where(models.c.id == model_id, models.c.validation_message == expected).values(validation_message=message))
+    return result.rowcount == 1
+
+
 async def models_with_validation_message(session: AsyncSession, message: str) -> Sequence[OptimizationModel]:
     return (await session.scalars(select(OptimizationModel).where(OptimizationModel.validation_message == message))).all()
 
