@@ -35,6 +35,7 @@ from optbox.protocol import FLOW_NAME, ModelType, deployment_name, deployment_pa
 
 log = logging.getLogger(__name__)
 LAUNCH_CONCURRENCY = 2
+READ_LIMIT = 200  # the most runs Prefect's API returns per read (PREFECT_API_DEFAULT_LIMIT)
 
 
 class StateSnapshot(BaseModel):
@@ -160,11 +161,13 @@ class Orchestrator:
         return state.name
 
     async def read_runs(self, flow_run_ids: Sequence[str]) -> list[RunSnapshot]:
-        if not flow_run_ids:
-            return []
-        return await self._snapshots(FlowRunFilter(id=FlowRunFilterId(any_=[UUID(i) for i in flow_run_ids])), limit=len(flow_run_ids))
+        runs = []
+        for first in range(0, len(flow_run_ids), READ_LIMIT):  # Prefect refuses a larger page (422)
+            page = flow_run_ids[first:first + READ_LIMIT]
+            runs += await self._snapshots(FlowRunFilter(id=FlowRunFilterId(any_=[UUID(i) for i in page])), limit=len(page))
+        return runs
 
-    async def recent_runs(self, lookback: timedelta, limit: int = 200) -> list[RunSnapshot]:
+    async def recent_runs(self, lookback: timedelta, limit: int = READ_LIMIT) -> list[RunSnapshot]:
         """Runs of our deployments that were due within `lookback` (future schedules excluded)."""
         if not self.deployment_types:
             await self.refresh_deployments()
