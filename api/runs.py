@@ -114,8 +114,7 @@ def _limits_request(limits: dict[str, Any] | None) -> LimitsRequest | None:
     return LimitsRequest(**{field: limits[key] for field, key in _LIMIT_FIELDS.items() if key in limits})
 
 
-async def start_run(facade: Facade, session: AsyncSession, request: ExecuteRequest, actor: Identity,
-                    triggered_by: TriggeredBy | None = None) -> JobRun:
+async def start_run(facade: Facade, request: ExecuteRequest, actor: Identity, triggered_by: TriggeredBy | None = None) -> JobRun:
     """Create the JobRun and answer: its Prefect flow run is created right after, off the
     request path (`launch_run`); the job says `flow_run_id` once it exists."""
     limits = resolve_limits(facade.settings.run_limits(), request.limits)
@@ -352,7 +351,7 @@ async def retry_run(facade: Facade, session: AsyncSession, job_id: str, actor: I
         raise ApiError(409, f"job {job_id} has no model to re-run (it was deleted)")
     request = ExecuteRequest(modelType=ModelType(job.model_type), modelId=job.model_id, config=job.model_config,
                              dataSourceId=job.data_source_id, limits=_limits_request(job.limits))
-    return await start_run(facade, session, request, actor, triggered_by=TriggeredBy.retry)
+    return await start_run(facade, request, actor, triggered_by=TriggeredBy.retry)
 
 
 async def prune_old_runs(facade: Facade, session: AsyncSession, older_than_days: float) -> PruneResult:

@@ -103,13 +103,8 @@ async def check_model(filename: str | None, data: bytes, max_bytes: int) -> Chec
     if len(data) <= IN_PROCESS_MAX_BYTES:
         source = check_model_text(data)
         return CheckedModel(checked_schema(name, data, source), confirmed=True)
-    ruff_verdict = asyncio.create_task(ruff_finds_nothing(data, RUFF_TIMEOUT_S))  # parses on another core meanwhile
-    try:
-        source = check_model_text(data)
-    except ApiError:
-        ruff_verdict.cancel()
-        raise
-    if await ruff_verdict:
+    source = check_model_text(data)
+    if await ruff_finds_nothing(data, RUFF_TIMEOUT_S):
         return CheckedModel(declared_schema(source), confirmed=False)
     return CheckedModel(await check_with_cpython(name, data), confirmed=True)
 

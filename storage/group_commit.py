@@ -2,9 +2,10 @@
 
 `GroupCommit.add(*items)` returns once the items are committed: by default they are new rows to
 insert; `write` makes them anything a batch can write at once (an executemany UPDATE, say).
-Items added while a batch is being written go into the next one, so a burst of twenty executes costs two or three transactions,
-not twenty: on SQLite each transaction takes the one write lock across several round trips to
-its connection thread, and under load those, not the inserts, were what requests waited for.
+Items added while a batch is being written go into the next one, so a burst of twenty executes
+costs two or three transactions, not twenty: on SQLite each transaction takes the one write lock
+across several round trips to its connection thread, and under load those, not the inserts,
+were what requests waited for.
 
 Contract: a caller's items are committed together or not at all; a batch that fails is written
 again caller by caller, so one caller's bad item fails only that caller. Rows come back

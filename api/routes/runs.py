@@ -52,8 +52,8 @@ async def _detail(facade, session, job: JobRun, tail: int = 100) -> JobDetail:
 
 
 @router.post("/execute", status_code=202, response_model=ExecuteResponse)
-async def execute(facade: FacadeDep, session: SessionDep, who: Executor, body: ExecuteRequest) -> ExecuteResponse:
-    job = await start_run(facade, session, body, who)
+async def execute(facade: FacadeDep, who: Executor, body: ExecuteRequest) -> ExecuteResponse:
+    job = await start_run(facade, body, who)
     return ExecuteResponse(jobId=job.job_id, status=job.status, flowRunId=job.flow_run_id, modelId=job.model_id, modelVersion=job.model_version)
 
 
