@@ -6,6 +6,8 @@ compile after the answer catches."""
 
 from __future__ import annotations
 
+import asyncio
+import itertools
 import sysconfig
 import warnings
 from pathlib import Path
@@ -13,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from api.errors import ApiError
-from api.syntax_check import ruff_finds_nothing
+from api.syntax_check import _row_end_after, _ruff_finds_nothing_in_all, ruff_finds_nothing, table_parts
 from api.uploads import IN_PROCESS_MAX_BYTES, check_model, stop_model_checker
 from tests.stack import PROJECT_DIR
 
@@ -225,3 +227,98 @@ async def test_what_ruff_misses_is_answered_unconfirmed(name):
     assert cpython_error(data) is not None
     checked = await check_model("model.py", data, LIMIT)
     assert not checked.confirmed
+
+
+# A big model's table is read by several ruff processes at once (api/syntax_check.py `table_parts`): the parts
+# may only find nothing where ruff finds nothing in the whole model.
+
+def table_model(rows: int = 300, head: str = '"""A model with its data inline."""\nimport math\n\n', tail: str = "\nprint(len(TABLE))\n") -> bytes:
+    tricky = '"a, b # ] ["'  # brackets and a comment sign in a string: a row, never a place to cut
+    body = "".join(f"    ({i}, {i * 0.25}, 'block-{i % 96:02d}', [{i}, {{'k': ({i},)}}], {tricky if i % 7 == 3 else None}),\n" for i in range(rows))
+    return f"{head}TABLE = [\n{body}]\n{tail}".encode()
+
+
+async def parts_find_nothing(data: bytes, parts: int) -> bool | None:
+    """None: not cut. Otherwise whether ruff finds nothing in every part."""
+    inputs = table_parts(data, parts)
+    return None if inputs is None else await _ruff_finds_nothing_in_all(inputs, timeout_s=30)
+
+
+async def test_a_big_table_is_read_in_parts_that_find_nothing():
+    data = table_model()
+    inputs = table_parts(data, 3)
+    assert inputs is not None and len(inputs) == 4  # H + "0]", H + T, two pieces of R
+    assert sum(len(piece) for piece in inputs[1][1:]) + sum(len(part[1]) for part in inputs[2:]) == len(data) - len(inputs[0][0])
+    assert await parts_find_nothing(data, 3)
+
+
+@pytest.mark.parametrize("data", [
+    table_model(head="X = 1 +\\\n"),                                             # the table line continues another
+    table_model().replace(b"\n    (150,", b"\n(150,"),                         # a row at column 0
+    b"x = [1, 2]\n" + table_model().replace(b"TABLE = [\n", b"TABLE = [1,\n"),  # no `NAME = [` line alone
+    table_model(rows=2),
+], ids=["continued", "column_zero_row", "no_table_line", "too_short"])
+async def test_what_is_not_cut_or_not_clean_is_read_whole(data):
+    whole = await _ruff_finds_nothing_in_all([[data]], timeout_s=30)
+    assert await parts_find_nothing(data, 3) in (None, False) or whole
+    assert await ruff_finds_nothing(data, timeout_s=30) == whole
+
+
+FRAGMENTS = ["(", ")", "[", "]", "{", "}", "'", '"', "'''", '"""', "#", "\\", ",", ",,", ":", "=", "*", "**", "not ", "if ",
+             "lambda ", "yield 1,", "await x,", "(yield),", "\n", "\nx = 1\n", "]\nY = [\n", "], [", "] [", "],\n", "1 ", "f'{",
+             "\t", "    1,\n", "*a, ", "x := 1, ", "0123", "b'é'", "\\N{NO}", "1 = 2", "return", "from __future__ import annotations\n"]
+
+
+# Two changes that only together make H + T parse while the whole model does not: an opened bracket or a
+# string in the table's first row closed where T starts (only H + "0]" shows H ends inside the list alone),
+# or rows that close the table and open another in a statement that T's continuation does not fit.
+PAIRS = [(("f(k=", "first row"), (")", "tail start")), (("(", "first row"), (")", "tail start")), (("x[", "first row"), ("]", "tail start")),
+         (("{", "first row"), ("}", "tail start")), (('"""', "first row"), ('"""', "tail start")),
+         (("]\nA: [\n", "mid piece"), (", [4]", "table end")), (("]\nfor A in [\n", "mid piece"), (":\n    pass", "table end")),
+         (("]\ndel [\n", "mid piece"), (", 1", "table end")), (("]\nA = [\n", "mid piece"), (" = v", "table end"))]
+
+
+async def test_the_parts_never_accept_what_the_whole_model_refuses():
+    base = table_model(rows=60)
+    inputs = table_parts(base, 3)
+    head_end = len(inputs[0][0])
+    cut_ends = list(itertools.accumulate((len(part[1]) for part in inputs[2:]), initial=head_end))
+    first_row = base.rfind(b"\n", 0, head_end - 1) + 1
+    positions = {"first row": first_row, "in first row": head_end - 10, "table line": first_row - 2, "tail": len(base) - 3,
+                 "tail start": cut_ends[-1], "table end": base.rindex(b"]\n") + 1, "mid piece": base.rfind(b"\n", 0, (cut_ends[0] + cut_ends[1]) // 2) + 1}
+    for k, cut in enumerate(cut_ends):
+        positions |= {f"before cut {k}": cut - 2, f"at cut {k}": cut, f"after cut {k}": cut + 5}
+    changes = [[(fragment, where)] for fragment in FRAGMENTS for where in positions] + [list(pair) for pair in PAIRS]
+    cases = [(repr(change), _inserted(base, [(positions[where], fragment) for fragment, where in change])) for change in changes]
+    outcomes = await asyncio.gather(*(_both_verdicts(data) for _, data in cases))
+    accepted_in_parts = [name for (name, _), (parts, whole) in zip(cases, outcomes) if parts]
+    wrongly = [name for (name, _), (parts, whole) in zip(cases, outcomes) if parts and not whole]
+    assert not wrongly
+    assert len(accepted_in_parts) >= 20  # the parts do answer for changed tables, not only refuse them
+    assert len(accepted_in_parts) < len(cases) // 2
+
+
+def _inserted(data: bytes, insertions: list[tuple[int, str]]) -> bytes:
+    for at, fragment in sorted(insertions, reverse=True):
+        data = data[:at] + fragment.encode() + data[at:]
+    return data
+
+
+@pytest.mark.parametrize(("lines", "cut_after"), [
+    (["    (1, 2),", "    (3, 4),"], 1),
+    (["    not  # ,", "    x := 1,"], 2),     # the comma is in a comment: the row goes on
+    (["    (1, 2)", "    ,"], 2),
+    (["    '#',", "    (3, 4),"], 2),       # a `#` may be in a string, but the line is not read that closely
+    (["    (1, 2),  ", "    3,"], 1),        # trailing blanks
+], ids=["row", "comment", "comma_next_line", "hash_in_string", "trailing_blank"])
+def test_a_table_is_cut_only_after_a_line_ending_in_a_comma(lines, cut_after):
+    data = "\n".join(lines).encode() + b"\n"
+    assert _row_end_after(data, 0, 5) == len("\n".join(lines[:cut_after])) + 1
+
+
+_ruff_turns = asyncio.Semaphore(4)
+
+
+async def _both_verdicts(data: bytes) -> tuple[bool | None, bool]:
+    async with _ruff_turns:
+        return await parts_find_nothing(data, 3), await _ruff_finds_nothing_in_all([[data]], timeout_s=30)
