@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Coroutine
+from collections.abc import AsyncIterator, Awaitable, Coroutine
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -25,10 +25,11 @@ log = logging.getLogger(__name__)
 
 
 @asynccontextmanager
-async def _stored_with_rows(facade: Facade, session: AsyncSession, key: str, data: bytes) -> AsyncIterator[None]:
-    """Store the bytes, let the caller add its rows, commit: on any failure neither stays behind."""
-    await facade.files.put(key, data)
+async def _stored_with_rows(facade: Facade, session: AsyncSession, key: str, storing: Awaitable[None]) -> AsyncIterator[None]:
+    """Let the bytes land (`storing` puts them under `key`), let the caller add its rows, commit: on any
+    failure neither stays behind."""
     try:
+        await storing
         yield
         await session.commit()
     except BaseException as exc:
@@ -45,16 +46,22 @@ async def register_model(
 ) -> OptimizationModel:
     """Validate and store a model as the next version of its name; it becomes its type's active model.
     A big model may be answered on ruff's word: CPython's compile follows (`_confirm_with_cpython`)."""
-    digest = asyncio.create_task(asyncio.to_thread(sha256_hex, data))  # hashlib lets the check run meanwhile
+    key = new_key("models", ".py")
+    # the bytes are written and hashed while they are checked (a thread each); a refused model's are deleted
+    storing = asyncio.create_task(facade.files.put(key, data))
+    digest = asyncio.create_task(asyncio.to_thread(sha256_hex, data))
     try:
         checked = await check_model(filename, data, facade.settings.max_upload_bytes)
+    except BaseException:
+        await asyncio.gather(storing, return_exceptions=True)  # a write under way would land after the delete
+        await facade.files.delete(key)
+        raise
     finally:
         sha256 = await digest
     clean_name = safe_filename(filename)
     name = model_name_for(clean_name)
-    key = new_key("models", ".py")
-    previous = await catalog.active_model(session, model_type.value) if activate and not checked.confirmed else None
-    async with _stored_with_rows(facade, session, key, data):
+    async with _stored_with_rows(facade, session, key, storing):
+        previous = await catalog.active_model(session, model_type.value) if activate and not checked.confirmed else None
         model = await catalog.add_model(session, OptimizationModel(
             model_name=name, original_filename=clean_name, model_type=model_type.value, file_ref=key,
             sha256=sha256, file_size=len(data), syntax_valid=True,
@@ -188,7 +195,7 @@ async def register_dataset(
     kind = check_dataset(filename, data, facade.settings.max_upload_bytes)
     clean_name = safe_filename(filename, "dataset")
     key = new_key("datasets", Path(clean_name).suffix.lower())
-    async with _stored_with_rows(facade, session, key, data):
+    async with _stored_with_rows(facade, session, key, facade.files.put(key, data)):
         dataset = await catalog.add_dataset(session, DataSource(
             name=clean_name, model_type=model_type.value, file_ref=key, sha256=sha256_hex(data), file_size=len(data),
             content_type=kind, description=description, uploaded_by=actor.name,

@@ -71,17 +71,24 @@ class CheckedModel:
 # pings), so ruff's parser answers and CPython's compile runs in the checker process.
 IN_PROCESS_MAX_BYTES = 64 * 1024
 RUFF_TIMEOUT_S = 10.0
-CHECKER_NICENESS = 10
 _checker: ProcessPoolExecutor | None = None
 
 
 def _model_checker() -> ProcessPoolExecutor:
     global _checker
     if _checker is None:
-        # niced: CPython's compile of a big model runs there for seconds after its answer; the facade and
-        # ruff's parse of the next upload go first on a busy machine
-        _checker = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"), initializer=os.nice, initargs=(CHECKER_NICENESS,))
+        _checker = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"), initializer=_yield_to_everything)
     return _checker
+
+
+def _yield_to_everything() -> None:
+    """In the checker: CPython's compile of a big model runs there for seconds after its answer, so it takes
+    only CPU nothing else wants (SCHED_IDLE; a niced compile still slowed ruff's parse of the next upload
+    by ~15 %), and a model's runs compile it themselves before they start meanwhile."""
+    try:
+        os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))
+    except (AttributeError, OSError):  # not Linux
+        os.nice(19)
 
 
 def warm_model_checker() -> None:
