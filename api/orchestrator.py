@@ -2,19 +2,25 @@
 
 Creating a flow run costs Prefect a few SQLite writes (160 ms idle, seconds under load),
 so POST /execute does not wait for it: `launch` runs the creation in the background,
-idempotent on the job id (a repeat after a lost answer returns the same run).
+idempotent on the job id (a repeat after a lost answer returns the same run). Creations
+of one deployment asked for while one request is under way go together in the next
+(`BulkCreations`, Prefect's bulk endpoint): a burst of executes costs Prefect a few
+requests and transactions, not one each.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Coroutine, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import UUID
 
+import httpx
 from prefect.client.orchestration import PrefectClient
+from prefect.client.schemas.actions import DeploymentFlowRunCreate
 from prefect.client.schemas.filters import (
     FlowFilter,
     FlowFilterName,
@@ -23,19 +29,19 @@ from prefect.client.schemas.filters import (
     FlowRunFilterExpectedStartTime,
     FlowRunFilterId,
 )
-from prefect.client.schemas.objects import FlowRun, StateType
+from prefect.client.schemas.objects import StateType
 from prefect.client.schemas.sorting import FlowRunSort
 from prefect.context import SettingsContext, get_settings_context
 from prefect.exceptions import ObjectNotFound
 from prefect.settings import PREFECT_CLIENT_MAX_RETRIES
-from prefect.states import Cancelled, Cancelling
+from prefect.states import Cancelled, Cancelling, Scheduled, to_state_create
 from pydantic import BaseModel, TypeAdapter
 
 from optbox.protocol import FLOW_NAME, ModelType, deployment_name, deployment_path
 
 log = logging.getLogger(__name__)
-LAUNCH_CONCURRENCY = 2
 READ_LIMIT = 200  # the most runs Prefect's API returns per read (PREFECT_API_DEFAULT_LIMIT)
+BULK_LIMIT = 100  # the most runs Prefect creates per bulk request
 
 
 class StateSnapshot(BaseModel):
@@ -65,6 +71,68 @@ class DeploymentMissing(Exception):
     """Prefect has no deployment for this model type (prefect.yaml not applied yet)."""
 
 
+class PrefectBusy(Exception):
+    """Prefect could not write this run just now (its SQLite locked by another writer): worth another try."""
+
+
+class RunRefused(Exception):
+    """Prefect will not create this run (a parameter or job variable it refuses, say)."""
+
+
+@dataclass(frozen=True)
+class RunCreation:
+    parameters: dict[str, Any]
+    tags: Sequence[str]
+    job_variables: dict[str, Any] | None
+    idempotency_key: str | None
+
+    def body(self) -> dict[str, Any]:
+        return DeploymentFlowRunCreate(parameters=self.parameters, tags=list(self.tags), job_variables=self.job_variables,
+                                       idempotency_key=self.idempotency_key, state=to_state_create(Scheduled()),
+                                       ).model_dump(mode="json", exclude_unset=True)
+
+
+CreateBulk = Callable[[Sequence[RunCreation]], Awaitable[list[UUID | Exception]]]
+
+
+class BulkCreations:
+    """Flow runs of one deployment, created in bulk: `create` returns the run's id once its request is
+    answered, or raises why it was not created. Creations asked for while a request is under way go
+    together in the next one (at most BULK_LIMIT each), so one request is in flight at a time."""
+
+    def __init__(self, create_bulk: CreateBulk) -> None:
+        self._create_bulk = create_bulk
+        self._waiting: list[tuple[RunCreation, asyncio.Future[UUID]]] = []
+        self._sender: asyncio.Task[None] | None = None
+
+    async def create(self, creation: RunCreation) -> UUID:
+        created = asyncio.get_running_loop().create_future()
+        self._waiting.append((creation, created))
+        if self._sender is None or self._sender.done():
+            self._sender = asyncio.create_task(self._send_while_waiting(), name="bulk-creations")
+        return await created
+
+    async def _send_while_waiting(self) -> None:
+        while self._waiting:
+            batch, self._waiting = self._waiting[:BULK_LIMIT], self._waiting[BULK_LIMIT:]
+            try:
+                outcomes: Sequence[UUID | Exception] = await self._create_bulk([creation for creation, _ in batch])
+            except Exception as exc:  # noqa: BLE001 - the request failed as a whole: each caller decides whether to try again
+                outcomes = [exc] * len(batch)
+            for (_, created), outcome in zip(batch, outcomes, strict=True):
+                if created.done():  # its caller was cancelled meanwhile
+                    continue
+                if isinstance(outcome, Exception):
+                    created.set_exception(outcome)
+                else:
+                    created.set_result(outcome)
+
+
+def _refusal(error: str) -> Exception:
+    # the bulk endpoint answers 200 with a row's error as text: SQLite's lock is the one that passes
+    return PrefectBusy(error) if "database is locked" in error else RunRefused(error)
+
+
 class Orchestrator:
     def __init__(self, api_url: str) -> None:
         self.api_url = api_url
@@ -73,8 +141,7 @@ class Orchestrator:
         self.deployment_types: dict[UUID, tuple[str, ModelType]] = {}
         self._launches: set[asyncio.Task[None]] = set()
         self._launching: set[str] = set()
-        # Prefect's SQLite takes one write at a time: a queue of creations beats a crowd of them
-        self._launch_slots = asyncio.Semaphore(LAUNCH_CONCURRENCY)
+        self._bulk: dict[UUID, BulkCreations] = {}  # Prefect's SQLite takes one write at a time: one request per deployment
         # Creating a run on Prefect's SQLite meets "database is locked" (503) now and then: a read-then-write
         # transaction lost its snapshot to another writer, gone milliseconds later. Prefect's client waits 2 s
         # before its first retry (its backoff is 2**n s); the launch retries sooner itself (api.runs.launch_run).
@@ -93,14 +160,10 @@ class Orchestrator:
         """Run a flow-run creation off the request path, once per `name` at a time."""
         if name in self._launching:
             return
-        task = asyncio.create_task(self._in_slot(creation), name=name)
+        task = asyncio.create_task(creation(), name=name)
         self._launches.add(task)
         self._launching.add(name)
         task.add_done_callback(self._launch_done)
-
-    async def _in_slot(self, creation: Callable[[], Coroutine[Any, Any, None]]) -> None:
-        async with self._launch_slots:
-            await creation()
 
     def _launch_done(self, task: asyncio.Task[None]) -> None:
         self._launches.discard(task)
@@ -131,24 +194,32 @@ class Orchestrator:
         return self._deployment_ids[model_type]
 
     async def create_run(self, model_type: ModelType, parameters: dict[str, Any], *, tags: Sequence[str], retries: int | None,
-                         idempotency_key: str | None = None) -> FlowRun:
+                         idempotency_key: str | None = None) -> UUID:
+        """The new run's id; PrefectBusy, RunRefused or the request's own error when it was not created."""
         job_variables = None if retries is None else {"env": {"OPTBOX_FLOW_RETRIES": str(retries)}}
-        with SettingsContext(profile=get_settings_context().profile, settings=self._without_client_retries):
-            return await self._create_run(model_type, parameters, tags, job_variables, idempotency_key)
-
-    async def _create_run(self, model_type: ModelType, parameters: dict[str, Any], tags: Sequence[str],
-                          job_variables: dict[str, Any] | None, idempotency_key: str | None) -> FlowRun:
+        creation = RunCreation(parameters, tags, job_variables, idempotency_key)
         try:
-            deployment = await self.deployment_id(model_type)
-            return await self.client.create_flow_run_from_deployment(
-                deployment, parameters=parameters, tags=list(tags), job_variables=job_variables, idempotency_key=idempotency_key,
-            )
+            return await self._bulk_creations(await self.deployment_id(model_type)).create(creation)
         except ObjectNotFound:  # the deployment was deleted and applied again under a new id: look it up once more
             self._deployment_ids.pop(model_type, None)
-            return await self.client.create_flow_run_from_deployment(
-                await self.deployment_id(model_type), parameters=parameters, tags=list(tags), job_variables=job_variables,
-                idempotency_key=idempotency_key,
-            )
+            return await self._bulk_creations(await self.deployment_id(model_type)).create(creation)
+
+    def _bulk_creations(self, deployment: UUID) -> BulkCreations:
+        if deployment not in self._bulk:
+            self._bulk[deployment] = BulkCreations(lambda creations: self._create_bulk(deployment, creations))
+        return self._bulk[deployment]
+
+    async def _create_bulk(self, deployment: UUID, creations: Sequence[RunCreation]) -> list[UUID | Exception]:
+        try:
+            with SettingsContext(profile=get_settings_context().profile, settings=self._without_client_retries):
+                response = await self.client.request("POST", "/deployments/{id}/create_flow_run/bulk", path_params={"id": deployment},
+                                                     json=[creation.body() for creation in creations])
+        except httpx.HTTPStatusError as exc:
+            if exc.response.status_code == 404:
+                raise ObjectNotFound(http_exc=exc) from exc
+            raise
+        return [UUID(result["flow_run_id"]) if result["status"] == "CREATED" else _refusal(result.get("error") or "")
+                for result in response.json()["results"]]
 
     async def cancel(self, flow_run_id: str) -> str:
         """Cancel a run: not yet started → Cancelled at once; running → Cancelling (the worker kills it)."""

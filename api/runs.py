@@ -19,7 +19,7 @@ from api.auth import Identity
 from api.config_schema import validate_config
 from api.context import Facade
 from api.errors import ApiError
-from api.orchestrator import DeploymentMissing
+from api.orchestrator import DeploymentMissing, PrefectBusy
 from api.registry import refuse_if_it_does_not_compile
 from api.schemas import ExecuteRequest, LimitsRequest
 from optbox.protocol import (
@@ -151,7 +151,7 @@ LAUNCH_PATIENCE_S = 120  # Prefect on SQLite under load answers 503 or slowly fo
 
 def _prefect_busy(exc: BaseException) -> bool:
     """Worth another try: Prefect unreachable, too slow, or answering 5xx (its SQLite busy)."""
-    if isinstance(exc, httpx.TransportError):
+    if isinstance(exc, httpx.TransportError | PrefectBusy):
         return True
     return isinstance(exc, httpx.HTTPStatusError) and exc.response.status_code >= 500
 
@@ -179,12 +179,13 @@ async def launch_run(facade: Facade, job_id: str, fresh: JobRun | None = None) -
         async for attempt in AsyncRetrying(retry=retry_if_exception(_prefect_busy), wait=wait_exponential(multiplier=0.05, max=5),
                                            stop=stop_after_delay(LAUNCH_PATIENCE_S), reraise=True):
             with attempt:  # the idempotency key makes a repeat after a lost answer return the same run
-                flow_run = await facade.orchestrator.create_run(model_type, parameters, tags=tags, retries=0, idempotency_key=job_id)
+                flow_run_id = await facade.orchestrator.create_run(model_type, parameters, tags=tags, retries=0, idempotency_key=job_id)
     except Exception as exc:  # noqa: BLE001 - a refusal, or an outage that outlasted our patience: the job says why
         reason = str(exc) if isinstance(exc, DeploymentMissing) else f"could not create the Prefect flow run: {type(exc).__name__}: {exc}"
         await _fail_unlaunched(facade, job_id, reason)
         return
-    cancelled_run = await facade.launches.record(job_id, str(flow_run.id), flow_run.state.name if flow_run.state else None)
+    # runs are created Scheduled; a repeat that found its run further on is put right by the mirror (the state is set only if none yet)
+    cancelled_run = await facade.launches.record(job_id, str(flow_run_id), "Scheduled")
     if cancelled_run is not None:
         state = await facade.orchestrator.cancel(cancelled_run)
         async with facade.db.session() as session:

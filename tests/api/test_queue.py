@@ -6,21 +6,9 @@ from __future__ import annotations
 import asyncio
 
 import httpx
-import pytest
 
-from tests.api.test_lifecycle import prefect
 from tests.conftest import EventRecorder, job
 from tests.stack import ADMIN_TOKEN
-
-SO_QUEUE = "/work_pools/optbox-process/queues/so"
-
-
-@pytest.fixture
-def so_queue_paused(stack):
-    """Nothing of type SO starts meanwhile: every SO run created waits in line."""
-    prefect(stack, "PATCH", SO_QUEUE, json={"is_paused": True})
-    yield
-    prefect(stack, "PATCH", SO_QUEUE, json={"is_paused": False})
 
 
 def last_place(events: EventRecorder, job_id: str) -> int | None:
