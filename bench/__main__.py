@@ -58,6 +58,7 @@ async def measure(system: System, selected: set[str], quick: bool) -> tuple[dict
             for letter in "ecabdgf":  # quiet cases first, the one that loads the machine last
                 if letter not in selected:
                     continue
+                results.setdefault("settled_s", {})[letter] = round(await cases.settled(bench.system), 1)
                 print(f"bench: {CASE_NAMES[letter]} …", flush=True)
                 try:
                     await listener.ensure_connected()

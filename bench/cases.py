@@ -398,10 +398,32 @@ async def flood(bench: Bench, megabytes: float, cap_mb: float | None, poll_s: fl
     return {
         "megabytes": megabytes, "cap_mb": cap_mb or DEFAULT_LOG_CAP_MB, "status": stream.ended, "run_s": took,
         "health": {**summary_ms(latencies), "failed": sum(ok == "0" for _, ok in answers), "samples_ms": [round(float(ms)) for ms, _ in answers]},
-        "cap_lines": int(kept), "live_lines": len(live), "live_in_order": live == list(range(1, len(live) + 1)) and seqs == list(range(seqs[0], seqs[0] + len(seqs))),
+        "cap_lines": int(kept), "live_lines": len(live), "live_in_order": bool(seqs) and live == list(range(1, len(live) + 1)) and seqs == list(range(seqs[0], seqs[0] + len(seqs))),
         "stored_last_seq": job["last_seq"], "live_last_seq": seqs[-1] if seqs else None, "notices": len(notices),
         "objective_value": job["objective_value"],
     }
+
+
+async def settled(system: System, busy_pct: float = 15.0, longest_s: float = 60.0) -> float:
+    """Wait until the system's processes together use under `busy_pct` % of one CPU over a second (at
+    most `longest_s`): a case starts on a quiet system, not in the wake of the one before (the runs
+    and cancels of (d) keep Prefect busy for seconds) or of start-up. The seconds it waited."""
+    started = time.monotonic()
+    processes = [psutil.Process(system.process.pid), *psutil.Process(system.process.pid).children(recursive=True)]
+    while time.monotonic() - started < longest_s:
+        before = [_cpu_seconds(process) for process in processes]
+        await asyncio.sleep(1.0)
+        if sum(_cpu_seconds(process) for process in processes) - sum(before) < busy_pct / 100:
+            break
+    return time.monotonic() - started
+
+
+def _cpu_seconds(process: psutil.Process) -> float:
+    try:
+        times = process.cpu_times()
+    except psutil.Error:  # gone (a run's process): its CPU no longer counts
+        return 0.0
+    return times.user + times.system + times.children_user + times.children_system
 
 
 def load_note() -> dict:
