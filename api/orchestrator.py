@@ -119,6 +119,8 @@ class BulkCreations:
                 outcomes: Sequence[UUID | Exception] = await self._create_bulk([creation for creation, _ in batch])
             except Exception as exc:  # noqa: BLE001 - the request failed as a whole: each caller decides whether to try again
                 outcomes = [exc] * len(batch)
+            if len(outcomes) != len(batch):  # never leave a caller waiting for an answer that will not come
+                outcomes = [RuntimeError(f"Prefect answered {len(outcomes)} results for {len(batch)} runs")] * len(batch)
             for (_, created), outcome in zip(batch, outcomes, strict=True):
                 if created.done():  # its caller was cancelled meanwhile
                     continue
