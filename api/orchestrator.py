@@ -4,7 +4,7 @@ Creating a flow run costs Prefect a few SQLite writes (160 ms idle, seconds unde
 so POST /execute does not wait for it: `launch` runs the creation in the background,
 idempotent on the job id (a repeat after a lost answer returns the same run). Creations
 of one deployment asked for while one request is under way go together in the next
-(`BulkCreations`, Prefect's bulk endpoint): a burst of executes costs Prefect a few
+(`optbox.batching`, Prefect's bulk endpoint): a burst of executes costs Prefect a few
 requests and transactions, not one each.
 """
 
@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Coroutine, Sequence
+from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -37,6 +37,7 @@ from prefect.settings import PREFECT_CLIENT_MAX_RETRIES
 from prefect.states import Cancelled, Cancelling, Scheduled, to_state_create
 from pydantic import BaseModel, TypeAdapter
 
+from optbox.batching import Batches
 from optbox.protocol import FLOW_NAME, ModelType, deployment_name, deployment_path
 
 log = logging.getLogger(__name__)
@@ -92,44 +93,6 @@ class RunCreation:
                                        ).model_dump(mode="json", exclude_unset=True)
 
 
-CreateBulk = Callable[[Sequence[RunCreation]], Awaitable[list[UUID | Exception]]]
-
-
-class BulkCreations:
-    """Flow runs of one deployment, created in bulk: `create` returns the run's id once its request is
-    answered, or raises why it was not created. Creations asked for while a request is under way go
-    together in the next one (at most BULK_LIMIT each), so one request is in flight at a time."""
-
-    def __init__(self, create_bulk: CreateBulk) -> None:
-        self._create_bulk = create_bulk
-        self._waiting: list[tuple[RunCreation, asyncio.Future[UUID]]] = []
-        self._sender: asyncio.Task[None] | None = None
-
-    async def create(self, creation: RunCreation) -> UUID:
-        created = asyncio.get_running_loop().create_future()
-        self._waiting.append((creation, created))
-        if self._sender is None or self._sender.done():
-            self._sender = asyncio.create_task(self._send_while_waiting(), name="bulk-creations")
-        return await created
-
-    async def _send_while_waiting(self) -> None:
-        while self._waiting:
-            batch, self._waiting = self._waiting[:BULK_LIMIT], self._waiting[BULK_LIMIT:]
-            try:
-                outcomes: Sequence[UUID | Exception] = await self._create_bulk([creation for creation, _ in batch])
-            except Exception as exc:  # noqa: BLE001 - the request failed as a whole: each caller decides whether to try again
-                outcomes = [exc] * len(batch)
-            if len(outcomes) != len(batch):  # never leave a caller waiting for an answer that will not come
-                outcomes = [RuntimeError(f"Prefect answered {len(outcomes)} results for {len(batch)} runs")] * len(batch)
-            for (_, created), outcome in zip(batch, outcomes, strict=True):
-                if created.done():  # its caller was cancelled meanwhile
-                    continue
-                if isinstance(outcome, Exception):
-                    created.set_exception(outcome)
-                else:
-                    created.set_result(outcome)
-
-
 def _refusal(error: str) -> Exception:
     # the bulk endpoint answers 200 with a row's error as text: SQLite's lock is the one that passes
     return PrefectBusy(error) if "database is locked" in error else RunRefused(error)
@@ -143,7 +106,8 @@ class Orchestrator:
         self.deployment_types: dict[UUID, tuple[str, ModelType]] = {}
         self._launches: set[asyncio.Task[None]] = set()
         self._launching: set[str] = set()
-        self._bulk: dict[UUID, BulkCreations] = {}  # Prefect's SQLite takes one write at a time: one request per deployment
+        # Prefect's SQLite takes one write at a time: one bulk request per deployment in flight, the rest wait for the next
+        self._bulk: dict[UUID, Batches[RunCreation, UUID]] = {}
         # Creating a run on Prefect's SQLite meets "database is locked" (503) now and then: a read-then-write
         # transaction lost its snapshot to another writer, gone milliseconds later. Prefect's client waits 2 s
         # before its first retry (its backoff is 2**n s); the launch retries sooner itself (api.runs.launch_run).
@@ -201,14 +165,14 @@ class Orchestrator:
         job_variables = None if retries is None else {"env": {"OPTBOX_FLOW_RETRIES": str(retries)}}
         creation = RunCreation(parameters, tags, job_variables, idempotency_key)
         try:
-            return await self._bulk_creations(await self.deployment_id(model_type)).create(creation)
+            return await self._bulk_creations(await self.deployment_id(model_type)).submit(creation)
         except ObjectNotFound:  # the deployment was deleted and applied again under a new id: look it up once more
             self._deployment_ids.pop(model_type, None)
-            return await self._bulk_creations(await self.deployment_id(model_type)).create(creation)
+            return await self._bulk_creations(await self.deployment_id(model_type)).submit(creation)
 
-    def _bulk_creations(self, deployment: UUID) -> BulkCreations:
+    def _bulk_creations(self, deployment: UUID) -> Batches[RunCreation, UUID]:
         if deployment not in self._bulk:
-            self._bulk[deployment] = BulkCreations(lambda creations: self._create_bulk(deployment, creations))
+            self._bulk[deployment] = Batches(lambda creations: self._create_bulk(deployment, creations), BULK_LIMIT, "bulk-creations")
         return self._bulk[deployment]
 
     async def _create_bulk(self, deployment: UUID, creations: Sequence[RunCreation]) -> list[UUID | Exception]:

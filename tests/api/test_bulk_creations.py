@@ -1,5 +1,5 @@
-"""BulkCreations (api/orchestrator.py): what callers ask for while a request is under way goes in the next
-one, and every caller gets an answer — its run, its own refusal, or the request's failure."""
+"""Flow runs created in bulk (api/orchestrator.py on optbox.batching): what callers ask for while a request is
+under way goes in the next one, and every caller gets an answer — its run, its own refusal, or the request's failure."""
 
 from __future__ import annotations
 
@@ -8,7 +8,8 @@ import uuid
 
 import pytest
 
-from api.orchestrator import BulkCreations, RunCreation, RunRefused
+from api.orchestrator import BULK_LIMIT, RunCreation, RunRefused
+from optbox.batching import Batches
 
 
 def creation(n: int) -> RunCreation:
@@ -30,10 +31,10 @@ class Prefect:
 async def test_what_is_asked_for_during_a_request_goes_in_the_next_and_each_caller_gets_its_own_answer():
     runs = {n: uuid.uuid4() for n in range(30)}
     prefect = Prefect(lambda creations: [runs[c.parameters["n"]] if c.parameters["n"] != 7 else RunRefused("no 7") for c in creations])
-    bulk = BulkCreations(prefect)
-    first = asyncio.create_task(bulk.create(creation(0)))
+    bulk = Batches(prefect, BULK_LIMIT)
+    first = asyncio.create_task(bulk.submit(creation(0)))
     await asyncio.sleep(0.01)  # the first request is under way
-    rest = await asyncio.gather(*(bulk.create(creation(n)) for n in range(1, 30)), return_exceptions=True)
+    rest = await asyncio.gather(*(bulk.submit(creation(n)) for n in range(1, 30)), return_exceptions=True)
     assert await first == runs[0]
     assert prefect.requests == [[0], list(range(1, 30))]
     assert isinstance(rest[6], RunRefused)
@@ -44,7 +45,7 @@ async def test_what_is_asked_for_during_a_request_goes_in_the_next_and_each_call
 async def test_every_caller_gets_an_answer_when_a_request_goes_wrong_and_the_next_one_is_sent(wrong):
     answers = [wrong]
     prefect = Prefect(lambda creations: (answers.pop() if answers else lambda cs: [uuid.UUID(int=c.parameters["n"]) for c in cs])(creations))
-    bulk = BulkCreations(prefect)
-    outcomes = await asyncio.wait_for(asyncio.gather(*(bulk.create(creation(n)) for n in range(5)), return_exceptions=True), 5)
+    bulk = Batches(prefect, BULK_LIMIT)
+    outcomes = await asyncio.wait_for(asyncio.gather(*(bulk.submit(creation(n)) for n in range(5)), return_exceptions=True), 5)
     assert all(isinstance(outcome, RuntimeError | ZeroDivisionError) for outcome in outcomes)
-    assert await asyncio.wait_for(bulk.create(creation(9)), 5) == uuid.UUID(int=9)
+    assert await asyncio.wait_for(bulk.submit(creation(9)), 5) == uuid.UUID(int=9)
