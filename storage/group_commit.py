@@ -8,8 +8,9 @@ across several round trips to its connection thread, and under load those, not t
 were what requests waited for.
 
 Contract: a caller's items are committed together or not at all; a batch that fails is written
-again caller by caller, so one caller's bad item fails only that caller. Rows come back
-detached with their loaded attributes (ids included).
+again caller by caller, so one caller's bad item fails only that caller. New rows are inserted
+one executemany per table (`insert_rows`): they come back transient, their column defaults
+filled in as stored, their autoincrement ids not read back.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
+from sqlalchemy import Table, insert, inspect
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from optbox.batching import Batches
@@ -26,7 +28,35 @@ Write = Callable[[AsyncSession, Sequence[Any]], Awaitable[None]]
 
 
 async def insert_rows(session: AsyncSession, rows: Sequence[Any]) -> None:
-    session.add_all(rows)
+    """One executemany INSERT per table. The ORM's flush sent one INSERT … RETURNING per row to read back
+    ids no caller uses: for a burst of twenty executes, 40 statements (each a hop to SQLite's thread)
+    and most of the facade's CPU per request."""
+    connection = await session.connection()
+    for table, values in _values_by_table(rows).items():
+        await connection.execute(insert(table), values)
+
+
+def _values_by_table(rows: Sequence[Any]) -> dict[Table, list[dict[str, Any]]]:
+    """Each row's column values, its unset columns' Python-side defaults written onto it first, so the
+    object reads what the row holds; autoincrement keys are left to the database."""
+    by_table: dict[Table, list[dict[str, Any]]] = {}
+    for row in rows:
+        mapper = inspect(row).mapper
+        values = {}
+        for attribute in mapper.column_attrs:
+            column = attribute.columns[0]
+            if attribute.key not in row.__dict__:
+                default = column.default
+                if column.primary_key and column.autoincrement in (True, "auto") or default is not None and not (default.is_scalar or default.is_callable):
+                    continue  # the database's to fill (a key, a sequence, an SQL expression)
+                value = None if default is None else default.arg(None) if default.is_callable else default.arg
+                if value is not None:  # an unset attribute of a new object already reads None
+                    setattr(row, attribute.key, value)
+            else:
+                value = row.__dict__[attribute.key]
+            values[column.key] = value
+        by_table.setdefault(mapper.local_table, []).append(values)
+    return by_table
 
 
 class GroupCommit:
