@@ -20,7 +20,6 @@ from uuid import UUID
 
 import httpx
 from prefect.client.orchestration import PrefectClient
-from prefect.client.schemas.actions import DeploymentFlowRunCreate
 from prefect.client.schemas.filters import (
     FlowFilter,
     FlowFilterName,
@@ -34,7 +33,7 @@ from prefect.client.schemas.sorting import FlowRunSort
 from prefect.context import SettingsContext, get_settings_context
 from prefect.exceptions import ObjectNotFound
 from prefect.settings import PREFECT_CLIENT_MAX_RETRIES
-from prefect.states import Cancelled, Cancelling, Scheduled, to_state_create
+from prefect.states import Cancelled, Cancelling
 from pydantic import BaseModel, TypeAdapter
 
 from optbox.batching import Batches
@@ -88,9 +87,13 @@ class RunCreation:
     idempotency_key: str | None
 
     def body(self) -> dict[str, Any]:
-        return DeploymentFlowRunCreate(parameters=self.parameters, tags=list(self.tags), job_variables=self.job_variables,
-                                       idempotency_key=self.idempotency_key, state=to_state_create(Scheduled()),
-                                       ).model_dump(mode="json", exclude_unset=True)
+        """The run's `DeploymentFlowRunCreate` JSON, written out: built through Prefect's models (a State, its details,
+        the request) it cost ~160 µs a run, the most of any step of a launch on the facade. tests/api/test_bulk_creations.py
+        holds it equal to Prefect's own."""
+        return {"state": {"type": "SCHEDULED", "name": "Scheduled", "message": None, "data": None,
+                          "state_details": {"scheduled_time": datetime.now(UTC).isoformat(), "traceparent": None}},
+                "parameters": self.parameters, "tags": list(self.tags), "job_variables": self.job_variables,
+                "idempotency_key": self.idempotency_key}
 
 
 def _refusal(error: str) -> Exception:

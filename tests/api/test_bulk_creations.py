@@ -5,8 +5,12 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from datetime import UTC, datetime
 
 import pytest
+from prefect.client.schemas.actions import DeploymentFlowRunCreate
+from prefect.server.schemas.actions import DeploymentFlowRunCreate as ServerDeploymentFlowRunCreate
+from prefect.states import Scheduled, to_state_create
 
 from api.orchestrator import BULK_LIMIT, RunCreation, RunRefused
 from optbox.batching import Batches
@@ -14,6 +18,22 @@ from optbox.batching import Batches
 
 def creation(n: int) -> RunCreation:
     return RunCreation(parameters={"n": n}, tags=[], job_variables=None, idempotency_key=str(n))
+
+
+@pytest.mark.parametrize("job_variables", [None, {"env": {"OPTBOX_FLOW_RETRIES": "0"}}])
+def test_a_creations_body_is_what_prefects_client_would_send_and_its_server_reads_it_as_scheduled_now(job_variables):
+    run = RunCreation(parameters={"model_type": "SO", "job_id": "so-1", "config": {"a": [1, 2]}, "data_source_id": None},
+                      tags=["optbox", "SO"], job_variables=job_variables, idempotency_key="so-1")
+    before = datetime.now(UTC)
+    body = run.body()
+    prefects = DeploymentFlowRunCreate(parameters=run.parameters, tags=list(run.tags), job_variables=run.job_variables,
+                                       idempotency_key=run.idempotency_key, state=to_state_create(Scheduled())).model_dump(mode="json", exclude_unset=True)
+    scheduled_at = body["state"]["state_details"].pop("scheduled_time")
+    prefects["state"]["state_details"].pop("scheduled_time")
+    assert body == prefects
+    read = ServerDeploymentFlowRunCreate.model_validate({**body, "state": {**body["state"], "state_details": {"scheduled_time": scheduled_at}}})
+    assert read.state.type.value == "SCHEDULED" and read.parameters == run.parameters and read.idempotency_key == "so-1"
+    assert before <= read.state.state_details.scheduled_time <= datetime.now(UTC)
 
 
 class Prefect:
