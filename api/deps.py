@@ -12,7 +12,8 @@ from api.context import Facade
 from optbox.protocol import MAX_DB_INT
 
 
-def get_facade(request: Request) -> Facade:
+async def get_facade(request: Request) -> Facade:
+    # async on purpose: FastAPI runs a plain `def` dependency in its thread pool, a thread hop per request
     return request.app.state.facade
 
 
