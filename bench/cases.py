@@ -210,8 +210,9 @@ def client_gc_paused():
         gc.enable()
 
 
-async def _patch_until_done(prefect: httpx.AsyncClient, url: str, body: dict, tries: int = 60) -> None:
-    """Prefect's SQLite answers 503 while busy; its own client retries, and so does the bench."""
+async def _patch_until_done(prefect: httpx.AsyncClient, url: str, body: dict, tries: int = 240) -> None:
+    """Prefect's SQLite answers 503 while busy; its own client retries, and so does the bench. After (d), Prefect's
+    late-runs service marks the 500 waiting runs Late, and the unpause met 503s for over 30 s on a slow day."""
     for _ in range(tries - 1):
         try:
             response = await prefect.patch(url, json=body)
