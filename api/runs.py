@@ -7,7 +7,6 @@ by `Realtime.job_changed`, whichever path (flow report or mirror) saw it first.
 from __future__ import annotations
 
 import random
-import secrets
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -45,7 +44,7 @@ from storage.retention import PruneResult
 CANCEL_STATES = ("Cancelling", "Cancelled")
 
 
-_JOB_ID_BITS = random.Random(secrets.randbits(64))  # ids need to be unique, not secret: no getrandom syscall per id (~30 µs here)
+_JOB_ID_BITS = random.Random()  # seeded from os.urandom once; ids need to be unique, not secret: no getrandom syscall per id (~30 µs here)
 
 
 def new_job_id(model_type: ModelType | str) -> str:

@@ -18,7 +18,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
-from sqlalchemy import Table, insert, inspect
+from sqlalchemy import Column, Table, insert, inspect
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from optbox.batching import Batches
@@ -45,18 +45,22 @@ def _values_by_table(rows: Sequence[Any]) -> dict[Table, list[dict[str, Any]]]:
         values = {}
         for attribute in mapper.column_attrs:
             column = attribute.columns[0]
-            if attribute.key not in row.__dict__:
+            if attribute.key in row.__dict__:
+                values[column.key] = row.__dict__[attribute.key]
+            elif not _filled_by_database(column):
                 default = column.default
-                if column.primary_key and column.autoincrement in (True, "auto") or default is not None and not (default.is_scalar or default.is_callable):
-                    continue  # the database's to fill (a key, a sequence, an SQL expression)
-                value = None if default is None else default.arg(None) if default.is_callable else default.arg
-                if value is not None:  # an unset attribute of a new object already reads None
-                    setattr(row, attribute.key, value)
-            else:
-                value = row.__dict__[attribute.key]
-            values[column.key] = value
+                values[column.key] = None if default is None else default.arg(None) if default.is_callable else default.arg
+                if values[column.key] is not None:  # an unset attribute of a new object already reads None
+                    setattr(row, attribute.key, values[column.key])
         by_table.setdefault(mapper.local_table, []).append(values)
     return by_table
+
+
+def _filled_by_database(column: Column) -> bool:
+    """An autoincrement key, or a default that is not a Python value or function (a sequence, an SQL expression)."""
+    if column.primary_key and column.autoincrement in (True, "auto"):
+        return True
+    return column.default is not None and not (column.default.is_scalar or column.default.is_callable)
 
 
 class GroupCommit:
