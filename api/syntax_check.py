@@ -16,6 +16,7 @@ import asyncio
 import logging
 import os
 import re
+import subprocess
 import sys
 import tempfile
 from collections.abc import Sequence
@@ -104,32 +105,55 @@ async def _ruff_finds_nothing_in_all(inputs: Sequence[Sequence[bytes | memoryvie
 
 
 async def _ruff_finds_nothing_in(chunks: Sequence[bytes | memoryview], timeout_s: float) -> bool:
-    with tempfile.TemporaryFile() as model:  # ruff reads it at its own pace, not through a pipe this loop feeds
+    # ruff reads its input and writes its errors at its own pace, from and to files, not pipes this loop serves
+    with tempfile.TemporaryFile() as model, tempfile.TemporaryFile() as errors:
         for chunk in chunks:
             model.write(chunk)  # into the page cache: ~3 ms for 10 MB, less than handing it to a thread and back
         model.seek(0)
         try:
-            process = await asyncio.create_subprocess_exec(*ruff_command(), stdin=model, stdout=asyncio.subprocess.DEVNULL,
-                                                           stderr=asyncio.subprocess.PIPE)
+            # Popen, not the loop's subprocess_exec: under uvloop that forks the whole facade, 20-25 ms of
+            # this loop's time per ruff (measured); Popen spawns with vfork, in under a millisecond.
+            process = subprocess.Popen(ruff_command(), stdin=model, stdout=subprocess.DEVNULL, stderr=errors, env=_ruff_env())
         except OSError as exc:
             log.warning("ruff could not start (%s); CPython checks this model alone", exc)
             return False
-        return await _verdict(process, timeout_s)
+        try:
+            await asyncio.wait_for(exited(process), timeout_s)
+        except TimeoutError:
+            log.warning("ruff took over %.0f s; CPython checks this model alone", timeout_s)
+            return False
+        finally:
+            if process.returncode is None:  # timed out, or the upload was refused meanwhile
+                process.kill()
+                await asyncio.shield(asyncio.to_thread(process.wait))
+        if process.returncode not in (0, 1):  # 1: it found something; anything else: ruff itself failed
+            errors.seek(0)
+            log.warning("ruff failed (exit %s: %s); CPython checks this model alone", process.returncode,
+                        errors.read()[-500:].decode(errors="replace"))
+        return process.returncode == 0
 
 
-async def _verdict(process: asyncio.subprocess.Process, timeout_s: float) -> bool:
+async def exited(process: subprocess.Popen) -> int:
+    """The exit status of `process`, awaited on a pidfd (readable once it has exited): no thread waits."""
+    loop = asyncio.get_running_loop()
+    pidfd = os.pidfd_open(process.pid)
     try:
-        _, errors = await asyncio.wait_for(process.communicate(), timeout_s)
-    except TimeoutError:
-        log.warning("ruff took over %.0f s; CPython checks this model alone", timeout_s)
-        return False
+        gone = loop.create_future()
+        loop.add_reader(pidfd, lambda: gone.done() or gone.set_result(None))
+        try:
+            await gone
+        finally:
+            loop.remove_reader(pidfd)
     finally:
-        if process.returncode is None:  # timed out, or the upload was refused meanwhile
-            process.kill()
-            await asyncio.shield(process.wait())
-    if process.returncode not in (0, 1):  # 1: it found something; anything else: ruff itself failed
-        log.warning("ruff failed (exit %s: %s); CPython checks this model alone", process.returncode, errors.decode(errors="replace")[-500:])
-    return process.returncode == 0
+        os.close(pidfd)
+    return process.wait()  # it has exited: this reaps it at once
+
+
+def _ruff_env() -> dict[str, str]:
+    # Ruff's allocator (jemalloc, its options under the _RJEM_ prefix) backs ruff's syntax tree with transparent
+    # huge pages where the host allows them: a 5 MB part took 32,700 page faults, 1,600 this way; two such
+    # parts read side by side took 156 ms (median of 12), 114 ms this way.
+    return {**os.environ, "_RJEM_MALLOC_CONF": "thp:always,metadata_thp:always"}
 
 
 def compile_model(data: bytes, filename: str) -> CodeType:

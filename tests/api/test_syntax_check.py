@@ -7,13 +7,18 @@ compile after the answer catches."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import hashlib
 import itertools
+import sys
 import sysconfig
 import warnings
 from pathlib import Path
 
+import psutil
 import pytest
 
+from api import syntax_check
 from api.errors import ApiError
 from api.syntax_check import _row_end_after, _ruff_finds_nothing_in_all, ruff_finds_nothing, table_parts
 from api.uploads import IN_PROCESS_MAX_BYTES, check_model, stop_model_checker
@@ -322,3 +327,57 @@ _ruff_turns = asyncio.Semaphore(4)
 async def _both_verdicts(data: bytes) -> tuple[bool | None, bool]:
     async with _ruff_turns:
         return await parts_find_nothing(data, 3), await _ruff_finds_nothing_in_all([[data]], timeout_s=30)
+
+
+def _ruff_stand_in(monkeypatch, script: str) -> None:
+    """ruff replaced by a Python script, for what ruff itself never does on cue: hang, crash."""
+    monkeypatch.setattr(syntax_check, "ruff_command", lambda: [sys.executable, "-c", script])
+
+
+HANG = "import time; time.sleep(60)"
+
+
+def _hanging_stand_ins() -> list[psutil.Process]:
+    """Stand-ins still running (the model checker, another child of this process, is not one)."""
+    alive = []
+    for child in psutil.Process().children():
+        with contextlib.suppress(psutil.NoSuchProcess):  # one that ends meanwhile is not running
+            if child.status() != psutil.STATUS_ZOMBIE and HANG in child.cmdline():
+                alive.append(child)
+    return alive
+
+
+async def test_a_ruff_that_hangs_is_killed_at_the_timeout_and_decides_nothing(monkeypatch, caplog):
+    _ruff_stand_in(monkeypatch, HANG)
+    assert not await syntax_check.ruff_finds_nothing(b"x = 1\n", timeout_s=0.5)
+    assert "ruff took over" in caplog.text
+    assert _hanging_stand_ins() == []
+
+
+async def test_an_upload_refused_meanwhile_kills_its_ruff(monkeypatch):
+    _ruff_stand_in(monkeypatch, HANG)
+    check = asyncio.create_task(syntax_check.ruff_finds_nothing(b"x = 1\n", timeout_s=30))
+    await asyncio.sleep(0.5)
+    assert len(_hanging_stand_ins()) == 1
+    check.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await check
+    assert _hanging_stand_ins() == []
+
+
+async def test_a_ruff_that_fails_decides_nothing_and_its_message_is_logged(monkeypatch, caplog):
+    _ruff_stand_in(monkeypatch, "import sys; sys.stdin.buffer.read(); sys.exit('ruff: internal error')")
+    assert not await syntax_check.ruff_finds_nothing(b"x = 1\n", timeout_s=30)
+    assert "ruff failed (exit 1" not in caplog.text  # exit 1 means a finding, not a failure
+    _ruff_stand_in(monkeypatch, "import sys; sys.stdin.buffer.read(); sys.stderr.write('ruff: internal error'); sys.exit(2)")
+    assert not await syntax_check.ruff_finds_nothing(b"x = 1\n", timeout_s=30)
+    assert "ruff failed (exit 2: ruff: internal error)" in caplog.text
+
+
+async def test_ruff_reads_every_byte_it_is_given(monkeypatch):
+    """The verdict is ruff's on the whole input: a stand-in that accepts only the exact bytes it was meant to read."""
+    data = table_model()
+    expected = hashlib.sha256(data).hexdigest()
+    _ruff_stand_in(monkeypatch, f"import hashlib, sys; sys.exit(0 if hashlib.sha256(sys.stdin.buffer.read()).hexdigest() == {expected!r} else 1)")
+    assert await syntax_check._ruff_finds_nothing_in_all([[data[:1000], memoryview(data)[1000:]]], timeout_s=30)
+    assert not await syntax_check._ruff_finds_nothing_in_all([[data[:-1]]], timeout_s=30)
