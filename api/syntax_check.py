@@ -113,7 +113,7 @@ async def _ruff_finds_nothing_in(chunks: Sequence[bytes | memoryview], timeout_s
         try:
             # Popen, not the loop's subprocess_exec: under uvloop that forks the whole facade, 20-25 ms of
             # this loop's time per ruff (measured); Popen spawns with vfork, in under a millisecond.
-            process = subprocess.Popen(ruff_command(), stdin=model, stdout=subprocess.DEVNULL, stderr=errors, env=_ruff_env())
+            process = subprocess.Popen(ruff_command(), stdin=model, stdout=subprocess.DEVNULL, stderr=errors)
         except OSError as exc:
             log.warning("ruff could not start (%s); CPython checks this model alone", exc)
             return False
@@ -147,13 +147,6 @@ async def exited(process: subprocess.Popen) -> int:
     finally:
         os.close(pidfd)
     return process.wait()  # it has exited: this reaps it at once
-
-
-def _ruff_env() -> dict[str, str]:
-    # Ruff's allocator (jemalloc, its options under the _RJEM_ prefix) backs ruff's syntax tree with transparent
-    # huge pages where the host allows them: a 5 MB part took 32,700 page faults, 1,600 this way; two such
-    # parts read side by side took 156 ms (median of 12), 114 ms this way.
-    return {**os.environ, "_RJEM_MALLOC_CONF": "thp:always,metadata_thp:always"}
 
 
 def compile_model(data: bytes, filename: str) -> CodeType:
