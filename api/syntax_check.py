@@ -136,7 +136,10 @@ async def _ruff_finds_nothing_in(chunks: Sequence[bytes | memoryview], timeout_s
 async def exited(process: subprocess.Popen) -> int:
     """The exit status of `process`, awaited on a pidfd (readable once it has exited): no thread waits."""
     loop = asyncio.get_running_loop()
-    pidfd = os.pidfd_open(process.pid)
+    try:
+        pidfd = os.pidfd_open(process.pid)
+    except (AttributeError, OSError):  # not Linux 5.3 or later: a thread waits instead
+        return await asyncio.to_thread(process.wait)
     try:
         gone = loop.create_future()
         loop.add_reader(pidfd, lambda: gone.done() or gone.set_result(None))

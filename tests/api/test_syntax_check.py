@@ -381,3 +381,12 @@ async def test_ruff_reads_every_byte_it_is_given(monkeypatch):
     _ruff_stand_in(monkeypatch, f"import hashlib, sys; sys.exit(0 if hashlib.sha256(sys.stdin.buffer.read()).hexdigest() == {expected!r} else 1)")
     assert await syntax_check._ruff_finds_nothing_in_all([[data[:1000], memoryview(data)[1000:]]], timeout_s=30)
     assert not await syntax_check._ruff_finds_nothing_in_all([[data[:-1]]], timeout_s=30)
+
+
+async def test_without_pidfds_a_thread_waits_for_ruff(monkeypatch):
+    def no_pidfds(pid: int) -> int:
+        raise OSError(38, "Function not implemented")
+
+    monkeypatch.setattr(syntax_check.os, "pidfd_open", no_pidfds)
+    assert await syntax_check.ruff_finds_nothing(b"x = 1\n", timeout_s=30)
+    assert not await syntax_check.ruff_finds_nothing(b"x = (\n", timeout_s=30)
