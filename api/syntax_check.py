@@ -125,7 +125,7 @@ async def _ruff_finds_nothing_in(chunks: Sequence[bytes | memoryview], timeout_s
         finally:
             if process.returncode is None:  # timed out, or the upload was refused meanwhile
                 process.kill()
-                await asyncio.shield(asyncio.to_thread(process.wait))
+                await asyncio.shield(exited(process))
         if process.returncode not in (0, 1):  # 1: it found something; anything else: ruff itself failed
             errors.seek(0)
             log.warning("ruff failed (exit %s: %s); CPython checks this model alone", process.returncode,
