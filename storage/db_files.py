@@ -15,6 +15,7 @@ from collections.abc import AsyncIterator
 from sqlalchemy import Integer, LargeBinary, MetaData, String, delete, func, select
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.schema import CreateTable
 
 from storage.db import Database
 from storage.files import CHUNK
@@ -72,12 +73,13 @@ class DatabaseFileStore:
 
 
 async def _create_table(db: Database) -> None:
-    """Create the chunk table if missing. Replicas starting together may race on
-    PostgreSQL's catalog; the loser finds the table on its second look."""
+    """Create the chunk table if missing, in one `CREATE TABLE IF NOT EXISTS` (create_all looks, then creates:
+    replicas opening together both looked and the second create failed, on SQLite too). On PostgreSQL
+    two such statements may still race on its catalog; the loser finds the table on its second try."""
     for last_try in (False, True):
         try:
             async with db.engine.begin() as connection:
-                await connection.run_sync(_FileBase.metadata.create_all)
+                await connection.execute(CreateTable(StoredFileChunk.__table__, if_not_exists=True))
             return
         except DBAPIError:
             if last_try:
