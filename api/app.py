@@ -129,7 +129,7 @@ def create_app(settings: Settings | None = None) -> socketio.ASGIApp:
 
     app.add_middleware(SecurityHeaders)
 
-    for router in (models.router, runs.router, datasources.router, activity.router, health.router, internal.router, auth.router):
+    for router in (models.router, runs.router, datasources.router, activity.router, health.router, internal.router, internal.streams, auth.router):
         app.include_router(router)
 
     mount_assets(app, settings.resolved_web_dir)

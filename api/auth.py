@@ -22,6 +22,7 @@ from fastapi import Depends, Request
 from limits import RateLimitItem, WindowStats, parse, storage, strategies
 from limits.aio.storage import RedisStorage
 from limits.aio.strategies import MovingWindowRateLimiter
+from starlette.requests import HTTPConnection
 
 from api.context import Facade
 from api.deps import FacadeDep
@@ -94,18 +95,24 @@ async def identify(facade: Facade, token: str | None) -> Identity | None:
     return identity
 
 
+async def authorize(facade: Facade, connection: HTTPConnection, needed: Role) -> Identity:
+    """Who presents this request's (or WebSocket's) credentials, if they may act as `needed`; else an ApiError."""
+    if facade.settings.auth == "off":
+        return LOCAL_ADMIN
+    token = presented_token(connection.headers.get("authorization"), connection.cookies.get(SESSION_COOKIE))
+    if token is None:
+        raise ApiError(401, "sign in: send Authorization: Bearer <key>", headers={"WWW-Authenticate": "Bearer"})
+    identity = await identify(facade, token)
+    if identity is None:
+        raise ApiError(401, "invalid or revoked key", headers={"WWW-Authenticate": "Bearer"})
+    if not may(identity.role, needed):
+        raise ApiError(403, f"role {identity.role.value} may not do this; it needs {needed.value}")
+    return identity
+
+
 def require(needed: Role):
     async def dependency(request: Request, facade: FacadeDep) -> Identity:
-        if facade.settings.auth == "off":
-            return LOCAL_ADMIN
-        token = presented_token(request.headers.get("authorization"), request.cookies.get(SESSION_COOKIE))
-        if token is None:
-            raise ApiError(401, "sign in: send Authorization: Bearer <key>", headers={"WWW-Authenticate": "Bearer"})
-        identity = await identify(facade, token)
-        if identity is None:
-            raise ApiError(401, "invalid or revoked key", headers={"WWW-Authenticate": "Bearer"})
-        if not may(identity.role, needed):
-            raise ApiError(403, f"role {identity.role.value} may not do this; it needs {needed.value}")
+        identity = await authorize(facade, request, needed)
         request.state.identity = identity
         return identity
 

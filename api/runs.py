@@ -7,6 +7,7 @@ by `Realtime.job_changed`, whichever path (flow report or mirror) saw it first.
 from __future__ import annotations
 
 import random
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -28,6 +29,7 @@ from optbox.protocol import (
     JobStatus,
     LogBatch,
     LogBatchAck,
+    LogLine,
     ModelType,
     RunClaim,
     RunLimits,
@@ -277,15 +279,19 @@ async def claim_run(facade: Facade, session: AsyncSession, claim: RunClaim) -> C
 
 
 async def ingest_lines(facade: Facade, session: AsyncSession, job_id: str, batch: LogBatch) -> LogBatchAck:
-    """Store a batch (idempotently), then broadcast it: a client that replays after_seq finds no hole."""
     job = await require_job(session, job_id)
+    await store_then_broadcast(facade, session, job, batch.lines)
+    return LogBatchAck(stored=len(batch.lines), max_seq=job.last_seq)
+
+
+async def store_then_broadcast(facade: Facade, session: AsyncSession, job: JobRun, lines: Sequence[LogLine]) -> None:
+    """Store lines (idempotently), then broadcast them: a client that replays after_seq finds no hole."""
     progress_before = job.progress
-    await jobs.store_lines(session, job, batch.lines)
+    await jobs.store_lines(session, job, lines)
     await session.commit()
-    await facade.realtime.lines(job.job_id, job.model_type, batch.lines)
+    await facade.realtime.lines(job.job_id, job.model_type, lines)
     if job.progress != progress_before:
         await facade.realtime.progress(job)
-    return LogBatchAck(stored=len(batch.lines), max_seq=job.last_seq)
 
 
 async def store_artifact(facade: Facade, session: AsyncSession, job_id: str, kind: str, name: str, data: bytes) -> None:

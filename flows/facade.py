@@ -1,4 +1,5 @@
-"""The flow's only way to the facade: HTTP, with retries through facade restarts.
+"""The flow's only way to the facade: HTTP with retries through facade restarts, and the WebSocket
+its lines go over (`flows/shipper.py`).
 
 Transient failures (connection refused, timeouts, 5xx) are retried with
 backoff until `give_up_after_s`; a 4xx is the facade's answer and is raised at
@@ -11,6 +12,8 @@ from typing import Any
 
 import httpx
 from tenacity import AsyncRetrying, retry_if_exception, stop_after_delay, wait_exponential
+from websockets.asyncio.client import connect
+from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from optbox.protocol import ClaimedRun, LogBatch, LogBatchAck, PruneReport, PruneRequest, RunClaim, RunOutcome
 
@@ -24,8 +27,10 @@ class FacadeRefused(Exception):
 
 
 def _is_transient(exc: BaseException) -> bool:
-    if isinstance(exc, httpx.TransportError):
+    if isinstance(exc, httpx.TransportError | OSError | TimeoutError | ConnectionClosed):
         return True
+    if isinstance(exc, InvalidStatus):
+        return exc.response.status_code >= 500
     return isinstance(exc, httpx.HTTPStatusError) and exc.response.status_code >= 500
 
 
@@ -37,23 +42,43 @@ def _error_text(response: httpx.Response) -> str:
     return str(body.get("error") or body.get("detail") or body)
 
 
+def refusal_of(exc: BaseException) -> FacadeRefused | None:
+    """The facade's refusal carried by a failed WebSocket, if it was one (api/line_stream.py's close codes)."""
+    if isinstance(exc, InvalidStatus) and 400 <= exc.response.status_code < 500:
+        return FacadeRefused(exc.response.status_code, (exc.response.body or b"").decode(errors="replace")[:500] or "refused")
+    if isinstance(exc, ConnectionClosed) and exc.rcvd is not None and 4400 <= exc.rcvd.code < 4500:
+        return FacadeRefused(exc.rcvd.code - 4000, exc.rcvd.reason)
+    return None
+
+
 class FacadeClient:
     def __init__(self, base_url: str, *, token: str, give_up_after_s: float = 600.0) -> None:
         self._http = httpx.AsyncClient(base_url=base_url, timeout=httpx.Timeout(30.0, connect=5.0),
                                        headers={"Authorization": f"Bearer {token}"})
+        self._ws_base = "ws" + base_url.rstrip("/").removeprefix("http")  # http → ws, https → wss
+        self._token = token
         self.give_up_after_s = give_up_after_s
 
     async def aclose(self) -> None:
         await self._http.aclose()
 
-    async def _request(self, method: str, url: str, **kwargs: Any) -> httpx.Response:
-        retrying = AsyncRetrying(
+    def retrying(self) -> AsyncRetrying:
+        """Transient failures retried with backoff, for up to give_up_after_s from now."""
+        return AsyncRetrying(
             retry=retry_if_exception(_is_transient),
             wait=wait_exponential(multiplier=0.05, max=2.0),
             stop=stop_after_delay(self.give_up_after_s),
             reraise=True,
         )
-        async for attempt in retrying:
+
+    def line_stream(self, job_id: str) -> connect:
+        """The WebSocket a job's lines go over (`async with`: a ClientConnection). Uncompressed: lines are
+        small and the link is usually local; deflate cost CPU on both ends for every frame."""
+        return connect(f"{self._ws_base}/api/internal/jobs/{job_id}/logs/stream", compression=None, open_timeout=5,
+                       additional_headers={"Authorization": f"Bearer {self._token}"}, max_size=None)
+
+    async def _request(self, method: str, url: str, **kwargs: Any) -> httpx.Response:
+        async for attempt in self.retrying():
             with attempt:
                 response = await self._http.request(method, url, **kwargs)
                 if 400 <= response.status_code < 500:

@@ -1,23 +1,26 @@
-"""Routes the flows call: claim a run, deliver lines, upload artifacts, report the outcome,
-fetch model and dataset bytes. A worker on another machine needs nothing else."""
+"""Routes the flows call: claim a run, deliver lines (over a WebSocket, or POSTed in batches), upload
+artifacts, report the outcome, fetch model and dataset bytes. A worker on another machine needs nothing else."""
 
 from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, File, Query, Request, UploadFile
+from fastapi import APIRouter, Depends, File, Query, Request, UploadFile, WebSocket
 from fastapi.responses import StreamingResponse
 from pydantic import ValidationError
 
 from api.auth import Role, require
 from api.deps import FacadeDep, IdPath, SessionDep
 from api.errors import ApiError
+from api.line_stream import serve_line_stream
 from api.runs import claim_run, finish_run, ingest_lines, prune_old_runs, store_artifact
 from api.uploads import safe_filename
 from optbox.protocol import ClaimedRun, LogBatch, LogBatchAck, PruneReport, PruneRequest, RunClaim, RunOutcome
 from storage import catalog
 
 router = APIRouter(prefix="/api/internal", tags=["internal"], dependencies=[Depends(require(Role.worker))])
+# WebSockets are accepted first and authorized after, so a refusal can say why (api/line_stream.py)
+streams = APIRouter(prefix="/api/internal")
 
 
 @router.post("/runs/claim", response_model=ClaimedRun)
@@ -33,6 +36,11 @@ async def lines(facade: FacadeDep, session: SessionDep, job_id: str, request: Re
     except ValidationError as exc:
         raise ApiError(422, "invalid log batch", exc.errors(include_url=False, include_input=False)) from exc
     return await ingest_lines(facade, session, job_id, batch)
+
+
+@streams.websocket("/jobs/{job_id}/logs/stream")
+async def line_stream(facade: FacadeDep, websocket: WebSocket, job_id: str) -> None:
+    await serve_line_stream(facade, websocket, job_id)
 
 
 @router.post("/jobs/{job_id}/artifacts")

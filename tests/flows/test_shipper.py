@@ -1,0 +1,25 @@
+"""The shipper without a facade to take its lines: it gives up when the facade client does, and says so."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+
+from flows.facade import FacadeClient
+from flows.shipper import LineShipper
+from optbox.protocol import LogLevel, LogLine, Stream
+from tests.stack import free_port
+
+
+async def test_lines_no_facade_took_are_kept_and_the_drain_fails_after_the_give_up_time():
+    facade = FacadeClient(f"http://127.0.0.1:{free_port()}", token="worker", give_up_after_s=1)
+    shipper = LineShipper(facade, "a-job", attempt=1)
+    shipper.start()
+    shipper.put(LogLine(seq=1, timestamp=datetime.now(UTC), level=LogLevel.INFO, stream=Stream.stdout, message="nobody hears this"))
+    try:
+        with pytest.raises(ConnectionError):
+            await shipper.drain()
+    finally:
+        await facade.aclose()
+    assert shipper.backlog == 1 and shipper.shipped_through == 0
