@@ -10,6 +10,7 @@ import asyncio
 import contextlib
 import hashlib
 import itertools
+import re
 import sys
 import sysconfig
 import warnings
@@ -20,7 +21,7 @@ import pytest
 
 from api import syntax_check
 from api.errors import ApiError
-from api.syntax_check import _row_end_after, _ruff_finds_nothing_in_all, ruff_finds_nothing, table_parts
+from api.syntax_check import _row_end_after, _ruff_finds_nothing_in_all, ruff_finds_nothing, shapes_find_nothing, table_parts
 from api.uploads import IN_PROCESS_MAX_BYTES, check_model, stop_model_checker
 from tests.stack import PROJECT_DIR
 
@@ -305,7 +306,7 @@ async def test_the_parts_never_accept_what_the_whole_model_refuses():
 
 def _inserted(data: bytes, insertions: list[tuple[int, str]]) -> bytes:
     for at, fragment in sorted(insertions, reverse=True):
-        data = data[:at] + fragment.encode() + data[at:]
+        data = data[:at] + fragment.encode(errors="surrogateescape") + data[at:]
     return data
 
 
@@ -322,6 +323,65 @@ def test_a_table_is_cut_only_after_a_line_ending_in_a_comma(lines, cut_after):
 
 
 _ruff_turns = asyncio.Semaphore(4)
+
+
+# A table whose rows repeat a few shapes is read one shape each (api/syntax_check.py `shapes_find_nothing`):
+# the shapes too may only find nothing where ruff finds nothing in the whole model.
+
+def shaped_model(rows: int = 400) -> bytes:
+    body = "".join(f"    ({i}, {i * 0.25:.2f}, 'block-{i % 96:02d}', [{i % 7}, {{'k': ({i},)}}], None, -{i}e-3),\n" for i in range(rows))
+    return f'"""A model with its data inline."""\nimport math\n\nTABLE = [\n{body}    (0, 0.0, "last", [], None, 1)\n]\nprint(len(TABLE))\n'.encode()
+
+
+async def test_a_table_of_few_shapes_is_read_by_its_shapes():
+    data = shaped_model(rows=20_000)
+    assert len(data) > syntax_check.SPLIT_MIN_BYTES
+    assert await shapes_find_nothing(data, timeout_s=30) is True
+    assert await ruff_finds_nothing(data, timeout_s=30) and cpython_error(data) is None
+
+
+@pytest.mark.parametrize("data", [
+    shaped_model().replace(b"'block-01'", b"'a\\'b'"),         # a backslash
+    shaped_model().replace(b"'block-01'", b"'''x'''"),         # triple quotes
+    shaped_model().replace(b"'block-01'", b"'x\ry'"),          # a lone CR
+    shaped_model().replace(b"'block-01'", b"'\xff'"),          # not UTF-8
+    shaped_model().replace(b"'block-01'", b"'#', 2"),          # a comment sign on a line with quotes
+    shaped_model().replace(b", None, -1e-3),", b", None, -1e-3)"),  # a row without its comma
+    shaped_model().replace(b"[1, {'k'", b"[0b1, {'k'"),        # a binary number
+], ids=["backslash", "triple_quotes", "lone_cr", "not_utf8", "hash_and_quotes", "no_comma", "binary"])
+async def test_rows_that_are_not_read_by_shape_are_left_to_the_parts(data):
+    assert await shapes_find_nothing(data, timeout_s=30) is None
+
+
+SHAPE_FRAGMENTS = [*FRAGMENTS, "007", "0b12", "0B2", "0o78", "0O7", "1__0", "1_", "09.5", "00", "0_0", "1e09", "0x1g", "1if 1else 2",
+                   "\r", "\x00", "é", "\udcff", "# c", "'#'", "1 # ,", "0j", "08", "-0", "1.e5", ".5", "5.", "0.0e0", "x1", "r'\\'",
+                   "    not\n    lambda: 1,\n"]  # each line alone is fine before "0]"; together they are not
+
+
+async def test_the_shapes_never_accept_what_the_whole_model_refuses():
+    base = shaped_model(rows=60)
+    rows = [m.start() + 1 for m in re.finditer(rb"\n    \(", base)]
+    positions = {"row start": rows[0] + 4, "in row": rows[10] + 5, "row end": base.index(b"\n", rows[20]) - 1,
+                 "after row": base.index(b"\n", rows[30]) + 1, "last row": rows[-1] + 6, "first row": rows[0] - 1,
+                 "table end": base.rindex(b"]\n") + 1, "tail": len(base) - 3}
+    changes = [[(fragment, where)] for fragment in SHAPE_FRAGMENTS for where in positions] + [list(pair) for pair in SHAPE_PAIRS]
+    cases = [(repr(change), _inserted(base, [(positions[where], fragment) for fragment, where in change])) for change in changes]
+    outcomes = await asyncio.gather(*(_shape_and_whole_verdicts(data) for _, data in cases))
+    accepted_by_shapes = [name for (name, _), (shapes, whole) in zip(cases, outcomes) if shapes]
+    wrongly = [name for (name, _), (shapes, whole) in zip(cases, outcomes) if shapes and not whole]
+    assert not wrongly
+    assert len(accepted_by_shapes) >= 30  # the shapes do answer for changed tables, not only refuse them
+    assert len(accepted_by_shapes) < len(cases) // 2
+
+
+# A bracket opened in one row and closed in another, a string across rows: each row's shape is read alone.
+SHAPE_PAIRS = [(("(", "in row"), (")", "after row")), (("[", "row start"), ("],", "after row")), (("f(", "in row"), (")", "last row")),
+               (("{", "row start"), ("}", "after row")), (("(1,", "after row"), ("2)", "last row")), (("'", "in row"), ("'", "row end"))]
+
+
+async def _shape_and_whole_verdicts(data: bytes) -> tuple[bool | None, bool]:
+    async with _ruff_turns:
+        return await shapes_find_nothing(data, timeout_s=30), await _ruff_finds_nothing_in_all([[data]], timeout_s=30)
 
 
 async def _both_verdicts(data: bytes) -> tuple[bool | None, bool]:
