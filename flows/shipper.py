@@ -80,7 +80,7 @@ class LineShipper:
                 acks = asyncio.create_task(self._read_acks(socket), name=f"line-acks-{self._job_id}")
                 try:
                     while not (self._closed and not self._pending):
-                        while self._pending[self._sent:] and len(self._frame_ends) < MAX_FRAMES_IN_FLIGHT:
+                        while self._sent < len(self._pending) and len(self._frame_ends) < MAX_FRAMES_IN_FLIGHT:
                             await socket.send(self._next_frame())
                         if acks.done():
                             acks.result()  # the socket's error, if it ended with one
@@ -99,9 +99,9 @@ class LineShipper:
             raise StreamLost(f"the line stream was lost before any line was acknowledged: {exc!r}") from exc
 
     def _next_frame(self) -> bytes:
-        unsent = self._pending[self._sent:]
+        unsent = self._pending[self._sent:self._sent + MAX_BATCH_LINES]
         count, size = 0, 0
-        for line in unsent[:MAX_BATCH_LINES]:
+        for line in unsent:
             size += len(line.message) + 200
             if count and size > MAX_BATCH_BYTES:
                 break
