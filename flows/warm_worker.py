@@ -29,14 +29,17 @@ import ssl
 import sys
 import warnings
 from typing import Any
+from uuid import UUID
 
 import anyio
 import anyio.abc
+import httpx
 from prefect.client.schemas.objects import FlowRun
 from prefect.runner._flow_run_executor import FlowRunExecutionResult, FlowRunExecutorContext
 from prefect.runner._process_manager import ProcessHandle, create_isolated_termination_scope
 from prefect.workers.base import BaseWorker
 from prefect.workers.process import ProcessJobConfiguration, ProcessWorker, ProcessWorkerResult
+from tenacity import AsyncRetrying, retry_if_exception, stop_after_delay, wait_exponential
 
 from optbox import sandbox
 from optbox.settings import PROJECT_DIR
@@ -205,6 +208,18 @@ with warnings.catch_warnings():
     class WarmProcessWorker(ProcessWorker):
         type = "process"
 
+        async def _give_worker_labels_to_flow_run(self, flow_run_id: UUID) -> None:
+            """Labels name the worker in Prefect's UI; a Prefect too busy to take them (503s past its client's
+            retries, seen right after 500 executes) is asked again for LABELS_PATIENCE_S, then the run goes
+            on without them. Stock Prefect crashes the run there, before it has started."""
+            try:
+                async for attempt in AsyncRetrying(retry=retry_if_exception(_prefect_busy), wait=wait_exponential(multiplier=0.1, max=2.0),
+                                                   stop=stop_after_delay(LABELS_PATIENCE_S), reraise=True):
+                    with attempt:
+                        await super()._give_worker_labels_to_flow_run(flow_run_id)
+            except Exception as exc:  # noqa: BLE001 - cosmetic: never worth a crashed run
+                self._logger.warning("flow run %s goes on without its worker labels: %s", flow_run_id, exc)
+
         async def run(self, flow_run: FlowRun, configuration: ProcessJobConfiguration,
                       task_status: anyio.abc.TaskStatus[int] | None = None) -> ProcessWorkerResult:
             task_status = task_status or anyio.TASK_STATUS_IGNORED
@@ -223,6 +238,15 @@ with warnings.catch_warnings():
             if execution is None or execution.status_code is None:
                 raise RuntimeError("the flow run process did not start")
             return ProcessWorkerResult(status_code=execution.status_code, identifier=str(execution.handle.pid))
+
+
+LABELS_PATIENCE_S = 30.0
+
+
+def _prefect_busy(exc: BaseException) -> bool:
+    if isinstance(exc, httpx.TransportError):
+        return True
+    return isinstance(exc, httpx.HTTPStatusError) and exc.response.status_code >= 500
 
 
 def announce_sandbox(printer=print) -> None:

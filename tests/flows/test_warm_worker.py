@@ -5,7 +5,9 @@ from __future__ import annotations
 import subprocess
 import sys
 import types
+import uuid
 
+import httpx
 import pytest
 
 from flows import warm_worker
@@ -32,3 +34,36 @@ def test_the_workers_main_module_is_preloaded_when_forked_runs_would_run_it_agai
     spec = types.SimpleNamespace(name=spec_name) if spec_name else None
     monkeypatch.setitem(sys.modules, "__main__", types.SimpleNamespace(__spec__=spec))
     assert warm_worker._main_module() == preloaded
+
+
+def _worker_with_prefect_answering(statuses: list[int]) -> tuple[warm_worker.WarmProcessWorker, list[int]]:
+    """A worker whose Prefect answers its label PATCHes with `statuses`, then 204: a Prefect server busy on
+    demand (its SQLite's 503s come only under load) is what cannot be had here otherwise."""
+    from prefect.client.orchestration import PrefectClient
+
+    answered: list[int] = []
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        if not (request.method == "PATCH" and request.url.path.endswith("/labels")):
+            return httpx.Response(404)
+        status = statuses[len(answered)] if len(answered) < len(statuses) else 204
+        answered.append(status)
+        return httpx.Response(status, headers={"Retry-After": "0"} if status == 503 else {})
+
+    worker = warm_worker.WarmProcessWorker(work_pool_name="optbox-process")
+    worker._client = PrefectClient("http://prefect.test/api", httpx_settings={"transport": httpx.MockTransport(answer)})
+    return worker, answered
+
+
+async def test_labels_refused_by_a_busy_prefect_are_asked_for_again():
+    worker, answered = _worker_with_prefect_answering([503] * 8)  # more than Prefect's client retries by itself
+    await worker._give_worker_labels_to_flow_run(uuid.uuid4())
+    assert answered == [503] * 8 + [204]
+
+
+async def test_a_run_goes_on_without_labels_when_prefect_stays_busy(monkeypatch, caplog):
+    monkeypatch.setattr(warm_worker, "LABELS_PATIENCE_S", 0.5)
+    worker, answered = _worker_with_prefect_answering([503] * 10_000)
+    await worker._give_worker_labels_to_flow_run(uuid.uuid4())  # no exception: the run is not crashed over labels
+    assert len(answered) > 6 and set(answered) == {503}
+    assert "goes on without its worker labels" in caplog.text
