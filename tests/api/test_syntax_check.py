@@ -294,14 +294,20 @@ async def test_the_parts_never_accept_what_the_whole_model_refuses():
                  "tail start": cut_ends[-1], "table end": base.rindex(b"]\n") + 1, "mid piece": base.rfind(b"\n", 0, (cut_ends[0] + cut_ends[1]) // 2) + 1}
     for k, cut in enumerate(cut_ends):
         positions |= {f"before cut {k}": cut - 2, f"at cut {k}": cut, f"after cut {k}": cut + 5}
-    changes = [[(fragment, where)] for fragment in FRAGMENTS for where in positions] + [list(pair) for pair in PAIRS]
-    cases = [(repr(change), _inserted(base, [(positions[where], fragment) for fragment, where in change])) for change in changes]
-    outcomes = await asyncio.gather(*(_both_verdicts(data) for _, data in cases))
-    accepted_in_parts = [name for (name, _), (parts, whole) in zip(cases, outcomes) if parts]
-    wrongly = [name for (name, _), (parts, whole) in zip(cases, outcomes) if parts and not whole]
+    accepted_in_parts, wrongly, cases = await _changed_tables(base, positions, FRAGMENTS, PAIRS, _both_verdicts)
     assert not wrongly
     assert len(accepted_in_parts) >= 20  # the parts do answer for changed tables, not only refuse them
-    assert len(accepted_in_parts) < len(cases) // 2
+    assert len(accepted_in_parts) < cases // 2
+
+
+async def _changed_tables(base: bytes, positions: dict[str, int], fragments: list[str], pairs: list, verdicts) -> tuple[list[str], list[str], int]:
+    """`base` changed by each fragment at each position and by each pair: the changes the quick check accepted,
+    those of them ruff refuses in the whole model, and how many changes there were."""
+    changes = [[(fragment, where)] for fragment in fragments for where in positions] + [list(pair) for pair in pairs]
+    cases = [(repr(change), _inserted(base, [(positions[where], fragment) for fragment, where in change])) for change in changes]
+    outcomes = await asyncio.gather(*(verdicts(data) for _, data in cases))
+    accepted = [name for (name, _), (quick, whole) in zip(cases, outcomes) if quick]
+    return accepted, [name for (name, _), (quick, whole) in zip(cases, outcomes) if quick and not whole], len(cases)
 
 
 def _inserted(data: bytes, insertions: list[tuple[int, str]]) -> bytes:
@@ -364,14 +370,10 @@ async def test_the_shapes_never_accept_what_the_whole_model_refuses():
     positions = {"row start": rows[0] + 4, "in row": rows[10] + 5, "row end": base.index(b"\n", rows[20]) - 1,
                  "after row": base.index(b"\n", rows[30]) + 1, "last row": rows[-1] + 6, "first row": rows[0] - 1,
                  "table end": base.rindex(b"]\n") + 1, "tail": len(base) - 3}
-    changes = [[(fragment, where)] for fragment in SHAPE_FRAGMENTS for where in positions] + [list(pair) for pair in SHAPE_PAIRS]
-    cases = [(repr(change), _inserted(base, [(positions[where], fragment) for fragment, where in change])) for change in changes]
-    outcomes = await asyncio.gather(*(_shape_and_whole_verdicts(data) for _, data in cases))
-    accepted_by_shapes = [name for (name, _), (shapes, whole) in zip(cases, outcomes) if shapes]
-    wrongly = [name for (name, _), (shapes, whole) in zip(cases, outcomes) if shapes and not whole]
+    accepted_by_shapes, wrongly, cases = await _changed_tables(base, positions, SHAPE_FRAGMENTS, SHAPE_PAIRS, _shape_and_whole_verdicts)
     assert not wrongly
     assert len(accepted_by_shapes) >= 30  # the shapes do answer for changed tables, not only refuse them
-    assert len(accepted_by_shapes) < len(cases) // 2
+    assert len(accepted_by_shapes) < cases // 2
 
 
 # A bracket opened in one row and closed in another, a string across rows: each row's shape is read alone.
