@@ -129,7 +129,7 @@ _SHAPE_CHUNK_BYTES = 1024 * 1024  # the event loop is let go between chunks: ~10
 
 
 def _table_rows(data: bytes) -> tuple[int, int] | None:
-    """Where R starts and ends (see table_shapes), or None."""
+    """Where R starts and ends (see shapes_find_nothing), or None."""
     start = _TABLE_START.search(data)
     head_end = None if start is None else _row_end_after(data, start.end(), _LINE_SEARCH_LIMIT)
     if head_end is None:
@@ -187,11 +187,15 @@ def _row_end_before(data: bytes, position: int, floor: int, tries: int) -> int |
         if end <= floor:
             return None
         line_start = data.rfind(b"\n", 0, end - 1) + 1
-        line = data[line_start:end - 1]
-        if line.rstrip().endswith(b",") and b"#" not in line:
+        if _ends_a_row(data[line_start:end - 1]):
             return end
         end = line_start
     return None
+
+
+def _ends_a_row(line: bytes) -> bool:
+    """The line's text ends in a comma outside any comment (a `#` anywhere, even in a string, counts as one)."""
+    return line.rstrip().endswith(b",") and b"#" not in line
 
 
 def _row_end_after(data: bytes, position: int, tries: int) -> int | None:
@@ -202,8 +206,7 @@ def _row_end_after(data: bytes, position: int, tries: int) -> int | None:
         line_end = data.find(b"\n", line_start)
         if line_end < 0:
             return None
-        line = data[line_start:line_end]
-        if line.rstrip().endswith(b",") and b"#" not in line:
+        if _ends_a_row(data[line_start:line_end]):
             return line_end + 1
         line_start = line_end + 1
     return None

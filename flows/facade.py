@@ -15,7 +15,7 @@ from tenacity import AsyncRetrying, retry_if_exception, stop_after_delay, wait_e
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
-from optbox.protocol import ClaimedRun, LogBatch, LogBatchAck, PruneReport, PruneRequest, RunClaim, RunOutcome
+from optbox.protocol import ClaimedRun, PruneReport, PruneRequest, RunClaim, RunOutcome
 
 
 class FacadeRefused(Exception):
@@ -26,7 +26,8 @@ class FacadeRefused(Exception):
         self.status_code = status_code
 
 
-def _is_transient(exc: BaseException) -> bool:
+def is_transient(exc: BaseException) -> bool:
+    """Worth another try: the other end unreachable, dropped, or answering 5xx."""
     if isinstance(exc, httpx.TransportError | OSError | TimeoutError | ConnectionClosed):
         return True
     if isinstance(exc, InvalidStatus):
@@ -65,7 +66,7 @@ class FacadeClient:
     def retrying(self) -> AsyncRetrying:
         """Transient failures retried with backoff, for up to give_up_after_s from now."""
         return AsyncRetrying(
-            retry=retry_if_exception(_is_transient),
+            retry=retry_if_exception(is_transient),
             wait=wait_exponential(multiplier=0.05, max=2.0),
             stop=stop_after_delay(self.give_up_after_s),
             reraise=True,
@@ -93,10 +94,6 @@ class FacadeClient:
 
     async def download(self, path: str) -> bytes:
         return (await self._request("GET", path)).content
-
-    async def send_lines(self, job_id: str, batch: LogBatch) -> LogBatchAck:
-        response = await self._request("POST", f"/api/internal/jobs/{job_id}/logs", content=batch.model_dump_json())
-        return LogBatchAck.model_validate(response.json())
 
     async def upload_artifact(self, job_id: str, kind: str, name: str, data: bytes) -> None:
         await self._request("POST", f"/api/internal/jobs/{job_id}/artifacts", params={"kind": kind}, files={"file": (name, data)})

@@ -33,7 +33,6 @@ from uuid import UUID
 
 import anyio
 import anyio.abc
-import httpx
 from prefect.client.schemas.objects import FlowRun
 from prefect.runner._flow_run_executor import FlowRunExecutionResult, FlowRunExecutorContext
 from prefect.runner._process_manager import ProcessHandle, create_isolated_termination_scope
@@ -41,6 +40,7 @@ from prefect.workers.base import BaseWorker
 from prefect.workers.process import ProcessJobConfiguration, ProcessWorker, ProcessWorkerResult
 from tenacity import AsyncRetrying, retry_if_exception, stop_after_delay, wait_exponential
 
+from flows.facade import is_transient
 from optbox import sandbox
 from optbox.settings import PROJECT_DIR
 
@@ -213,7 +213,7 @@ with warnings.catch_warnings():
             retries, seen right after 500 executes) is asked again for LABELS_PATIENCE_S, then the run goes
             on without them. Stock Prefect crashes the run there, before it has started."""
             try:
-                async for attempt in AsyncRetrying(retry=retry_if_exception(_prefect_busy), wait=wait_exponential(multiplier=0.1, max=2.0),
+                async for attempt in AsyncRetrying(retry=retry_if_exception(is_transient), wait=wait_exponential(multiplier=0.1, max=2.0),
                                                    stop=stop_after_delay(LABELS_PATIENCE_S), reraise=True):
                     with attempt:
                         await super()._give_worker_labels_to_flow_run(flow_run_id)
@@ -241,12 +241,6 @@ with warnings.catch_warnings():
 
 
 LABELS_PATIENCE_S = 30.0
-
-
-def _prefect_busy(exc: BaseException) -> bool:
-    if isinstance(exc, httpx.TransportError):
-        return True
-    return isinstance(exc, httpx.HTTPStatusError) and exc.response.status_code >= 500
 
 
 def announce_sandbox(printer=print) -> None:
