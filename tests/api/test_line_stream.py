@@ -1,6 +1,6 @@
 """The line stream (api/line_stream.py) driven by the flows' own shipper (flows/shipper.py), against the
-running stack: lines stored once each and in order, live in order, through a facade restart; refusals
-close the stream with their status and leave the facade serving."""
+running stack: lines stored once each and in order, live in order; refusals close the stream with their
+status and leave the facade serving. A facade killed mid-stream: tests/api/test_lifecycle.py."""
 
 from __future__ import annotations
 
@@ -57,35 +57,6 @@ async def test_streamed_lines_are_stored_once_each_in_order_and_broadcast_in_ord
     assert [(row["seq"], row["message"]) for row in stored] == [(seq, f"streamed {seq}") for seq in range(1, 3001)]
     await events.wait_for(lambda: len(events.of("optimization:log", waiting_job)) >= 3000, 30, "every line live")
     assert [event["seq"] for event in events.of("optimization:log", waiting_job)] == list(range(1, 3001))
-
-
-async def test_a_facade_restart_mid_stream_loses_no_line(stack, api, waiting_job):
-    facade = FacadeClient(stack.api_url, token=worker_token(stack), give_up_after_s=120)
-    shipper = LineShipper(facade, waiting_job, attempt=1)
-    shipper.start()
-    seq = 0
-
-    async def print_lines(until) -> None:
-        nonlocal seq
-        while not until():
-            seq += 1
-            shipper.put(line(seq))
-            await asyncio.sleep(0.005)
-
-    try:
-        await print_lines(lambda: seq >= 500)
-        restarting = asyncio.create_task(asyncio.to_thread(lambda: (stack.stop_role("api"), stack.start_api())))
-        await print_lines(restarting.done)  # while the facade stops and comes back: the lines wait in the shipper
-        await restarting
-        down_through = seq
-        await print_lines(lambda: seq >= down_through + 500)
-        await shipper.drain()
-    finally:
-        await facade.aclose()
-    assert down_through > 600  # lines were put while it was down
-    stored = await asyncio.to_thread(all_lines, api, waiting_job)
-    assert [row["seq"] for row in stored] == list(range(1, seq + 1))
-    assert all(row["message"] == f"streamed {row['seq']}" for row in stored)
 
 
 @pytest.mark.parametrize(("who", "job", "status"), [
