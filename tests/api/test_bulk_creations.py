@@ -1,5 +1,6 @@
 """Flow runs created in bulk (api/orchestrator.py on optbox.batching): what callers ask for while a request is
-under way goes in the next one, and every caller gets an answer — its run, its own refusal, or the request's failure."""
+under way goes in the next one, and every caller gets an answer — its run, its own refusal, or the request's failure. A held
+burst goes once it ends (or has waited its limit); a lone creation goes at once."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from prefect.server.schemas.actions import DeploymentFlowRunCreate as ServerDepl
 from prefect.states import Scheduled, to_state_create
 
 from api.orchestrator import BULK_LIMIT, RunCreation, RunRefused
-from optbox.batching import Batches
+from optbox.batching import Batches, Hold
 
 
 def creation(n: int) -> RunCreation:
@@ -69,3 +70,54 @@ async def test_every_caller_gets_an_answer_when_a_request_goes_wrong_and_the_nex
     outcomes = await asyncio.wait_for(asyncio.gather(*(bulk.submit(creation(n)) for n in range(5)), return_exceptions=True), 5)
     assert all(isinstance(outcome, RuntimeError | ZeroDivisionError) for outcome in outcomes)
     assert await asyncio.wait_for(bulk.submit(creation(9)), 5) == uuid.UUID(int=9)
+
+
+class Arrivals(Prefect):
+    """Records, with each request, how many items had been submitted by then."""
+
+    def __init__(self, submitted: list[int]) -> None:
+        super().__init__(lambda creations: [uuid.UUID(int=c.parameters["n"]) for c in creations], delay=0)
+        self.submitted, self.seen = submitted, []
+
+    async def __call__(self, creations):
+        self.seen.append(self.submitted[0])
+        return await super().__call__(creations)
+
+
+async def submit_spaced(bulk: Batches, count: int, gap_s: float, submitted: list[int]) -> list:
+    """Submit `count` items `gap_s` apart, as a burst of requests would; every outcome, in order."""
+    tasks = []
+    for n in range(count):
+        tasks.append(asyncio.create_task(bulk.submit(creation(n))))
+        submitted[0] = n + 1
+        await asyncio.sleep(gap_s)
+    return await asyncio.wait_for(asyncio.gather(*tasks), 30)
+
+
+async def test_a_held_burst_goes_in_one_request_after_it_ends_and_a_lone_item_goes_at_once():
+    submitted = [0]
+    prefect = Arrivals(submitted)
+    bulk = Batches(prefect, BULK_LIMIT, hold=Hold(quiet_s=1.0, at_most_s=30))
+    outcomes = await submit_spaced(bulk, 40, 0.002, submitted)
+    assert outcomes == [uuid.UUID(int=n) for n in range(40)]
+    # the first went alone at once; the 39 that followed it closely waited for the burst's end and went together
+    assert prefect.requests == [[0], list(range(1, 40))] and prefect.seen == [1, 40]
+    await asyncio.sleep(1.1)  # quiet: the next item is no longer part of a burst, and is not held the second a burst's are
+    assert await asyncio.wait_for(bulk.submit(creation(99)), 0.9) == uuid.UUID(int=99)
+
+
+async def test_a_burst_that_does_not_end_is_held_no_longer_than_its_limit():
+    submitted = [0]
+    prefect = Arrivals(submitted)
+    bulk = Batches(prefect, BULK_LIMIT, hold=Hold(quiet_s=0.5, at_most_s=0.2))
+    outcomes = await submit_spaced(bulk, 100, 0.01, submitted)  # a second of items, never quiet for 0.5 s
+    assert outcomes == [uuid.UUID(int=n) for n in range(100)]
+    assert sorted(n for request in prefect.requests for n in request) == list(range(100))
+    assert len(prefect.requests) >= 4 and prefect.seen[-2] < 100  # sent while items still came, not all at the end
+
+
+async def test_without_a_hold_items_go_as_they_come():
+    submitted = [0]
+    prefect = Arrivals(submitted)
+    await submit_spaced(Batches(prefect, BULK_LIMIT), 10, 0.002, submitted)
+    assert prefect.requests == [[n] for n in range(10)]
