@@ -30,7 +30,7 @@ from api.realtime import Realtime
 from api.registry import resume_confirmations, stop_confirmations
 from api.routes import activity, auth, datasources, health, internal, models, runs
 from api.uploads import stop_model_checker, warm_model_checker
-from optbox.roles import freeze_startup_heap
+from optbox.roles import freeze_startup_heap, spread_full_collections
 from optbox.settings import Settings, get_settings
 from storage.db import Database, migrate
 from storage.files import close_file_store, open_file_store
@@ -101,7 +101,9 @@ def create_app(settings: Settings | None = None) -> socketio.ASGIApp:
             mirror = Mirror(facade)
             app.state.mirror = mirror
             mirror.start()
+            await db.open_pool()
             freeze_startup_heap()
+            spread_full_collections()
             try:
                 yield
             finally:

@@ -22,6 +22,19 @@ def freeze_startup_heap() -> None:
     gc.freeze()
 
 
+FULL_COLLECTION_EVERY = 1000  # young-generation collections between two full ones (Python's default: 10)
+
+
+def spread_full_collections() -> None:
+    """Make full collections a hundred times rarer. With the startup heap frozen, what survives the young
+    collections soon passes Python's 25 % test for a full one, and a burst of requests met one or two full
+    collections of 11-22 ms each, every request in flight waiting them out (20 clients' executes, p99 46-63
+    ms with Python's default and 35-47 ms with this, alternating). The young collections still free
+    most cycles; the rest is freed at the next full one (the facade's RSS in bench case f: 160 MB)."""
+    young, middle, _ = gc.get_threshold()
+    gc.set_threshold(young, middle, FULL_COLLECTION_EVERY)
+
+
 def prefect_env(settings: Settings) -> dict[str, str]:
     """Environment every role gives Prefect: where its API is, and nothing phoning home."""
     env = {
