@@ -113,7 +113,7 @@ async def test_a_burst_that_does_not_end_is_held_no_longer_than_its_limit():
     outcomes = await submit_spaced(bulk, 100, 0.01, submitted)  # a second of items, never quiet for 0.5 s
     assert outcomes == [uuid.UUID(int=n) for n in range(100)]
     assert sorted(n for request in prefect.requests for n in request) == list(range(100))
-    assert len(prefect.requests) >= 4 and prefect.seen[-2] < 100  # sent while items still came, not all at the end
+    assert min(prefect.seen[1:]) < 100  # held items were sent while items still came, not all after the last
 
 
 async def test_without_a_hold_items_go_as_they_come():
