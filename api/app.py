@@ -30,10 +30,10 @@ from api.realtime import Realtime
 from api.registry import resume_confirmations, stop_confirmations
 from api.routes import activity, auth, datasources, health, internal, models, runs
 from api.uploads import stop_model_checker, warm_model_checker
-from optbox.roles import freeze_startup_heap, spread_full_collections
+from optbox.patches import freeze_startup_heap, spread_full_collections
 from optbox.settings import Settings, get_settings
 from storage.db import Database, migrate
-from storage.files import close_file_store, open_file_store
+from storage.file_stores import close_file_store, open_file_store
 
 log = logging.getLogger(__name__)
 

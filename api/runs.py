@@ -27,8 +27,6 @@ from optbox.protocol import (
     ClaimedRun,
     FileRef,
     JobStatus,
-    LogBatch,
-    LogBatchAck,
     LogLine,
     ModelType,
     RunClaim,
@@ -276,12 +274,6 @@ async def claim_run(facade: Facade, session: AsyncSession, claim: RunClaim) -> C
             download_path=f"/api/internal/datasources/{dataset.id}/file"),
         config=job.model_config or {}, next_seq=next_seq, limits=RunLimits(**job.limits),
     )
-
-
-async def ingest_lines(facade: Facade, session: AsyncSession, job_id: str, batch: LogBatch) -> LogBatchAck:
-    job = await require_job(session, job_id)
-    await store_then_broadcast(facade, session, job, batch.lines)
-    return LogBatchAck(stored=len(batch.lines), max_seq=job.last_seq)
 
 
 async def store_then_broadcast(facade: Facade, session: AsyncSession, job: JobRun, lines: Sequence[LogLine]) -> None:

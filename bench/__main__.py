@@ -27,7 +27,7 @@ from bench import cases
 from bench.clients import Listener
 from bench.prefect_stock import StockServer
 from bench.stats import fmt, ratio, render
-from bench.system import ADMIN_TOKEN, System
+from harness.stack import ADMIN_TOKEN, Stack
 
 RESULTS = Path(__file__).with_name("results") / "latest.json"
 RATES = (100, 1000, 10000)
@@ -44,7 +44,7 @@ CASE_NAMES = {"a": "(a) print → client", "b": "(b) 100,000-line burst", "c": "
               "e": "(e) 10 MB upload", "f": "(f) 10 models × 1000/s", "g": "(g) output flood, health"}
 
 
-async def measure(system: System, selected: set[str], quick: bool) -> tuple[dict, list[dict]]:
+async def measure(system: Stack, selected: set[str], quick: bool) -> tuple[dict, list[dict]]:
     results: dict = {"load_before": cases.load_note()}
     rows: list[dict] = []
     scale = 0.2 if quick else 1.0
@@ -164,7 +164,7 @@ async def case_g(bench: cases.Bench, results: dict, scale: float) -> list[dict]:
 CASES = {"a": case_a, "b": case_b, "c": case_c, "d": case_d, "e": case_e, "f": case_f, "g": case_g}
 
 
-def _profile(system: System, role: str, folder: Path) -> subprocess.Popen:
+def _profile(system: Stack, role: str, folder: Path) -> subprocess.Popen:
     pid = system.role_process(role).pid
     out = folder / f"{role}.profile.txt"
     print(f"bench: py-spy recording {role} (pid {pid}) into {out}", flush=True)
@@ -184,10 +184,10 @@ def main() -> None:
     started = time.monotonic()
     data_dir = args.out.parent / "system"  # kept after the run: its logs say what each role did
     shutil.rmtree(data_dir, ignore_errors=True)
-    system = System(data_dir.resolve(), overrides=dict(item.split("=", 1) for item in args.set))
+    system = Stack(data_dir.resolve(), extra_env=dict(item.split("=", 1) for item in args.set), for_tests=False)
     print(f"bench: starting optbox up in {data_dir} …", flush=True)
     try:
-        system.start()
+        system.start_up()
         print(f"bench: system up in {time.monotonic() - started:.0f} s; measuring {''.join(sorted(selected))}", flush=True)
         profiler = _profile(system, args.profile, args.out.parent) if args.profile else None
         try:
@@ -199,7 +199,7 @@ def main() -> None:
     finally:
         system.stop()
     load = results["load_before"], results["load_after"]
-    payload = {"when": datetime.now(UTC).isoformat(timespec="seconds"), "settings": system.overrides, "host": platform.node(), "python": platform.python_version(),
+    payload = {"when": datetime.now(UTC).isoformat(timespec="seconds"), "settings": system.extra_env, "host": platform.node(), "python": platform.python_version(),
                "quick": args.quick, "seconds": round(time.monotonic() - started), "load": load, "results": results, "table": rows}
     cases.dump(args.out, payload)
     print(render(rows))

@@ -21,7 +21,7 @@ from bench import FLOOD, TICKER
 from bench.clients import JobStream, Listener
 from bench.prefect_stock import StockServer
 from bench.stats import summary_ms
-from bench.system import PROJECT_DIR, System, free_port
+from harness.stack import PROJECT_DIR, Stack, free_port
 
 MODEL_TYPE = "SO"
 RUN_TIMEOUT_S = 600
@@ -30,7 +30,7 @@ CLICK_SETTLE_S = 3.0
 
 @dataclass
 class Bench:
-    system: System
+    system: Stack
     http: httpx.AsyncClient
     listener: Listener
     stock_prefect: StockServer
@@ -405,12 +405,12 @@ async def flood(bench: Bench, megabytes: float, cap_mb: float | None, poll_s: fl
     }
 
 
-async def settled(system: System, busy_pct: float = 15.0, longest_s: float = 60.0) -> float:
+async def settled(system: Stack, busy_pct: float = 15.0, longest_s: float = 60.0) -> float:
     """Wait until the system's processes together use under `busy_pct` % of one CPU over a second (at
     most `longest_s`): a case starts on a quiet system, not in the wake of the one before (the runs
     and cancels of (d) keep Prefect busy for seconds) or of start-up. The seconds it waited."""
     started = time.monotonic()
-    processes = [psutil.Process(system.process.pid), *psutil.Process(system.process.pid).children(recursive=True)]
+    processes = [psutil.Process(system.processes['up'].pid), *psutil.Process(system.processes['up'].pid).children(recursive=True)]
     while time.monotonic() - started < longest_s:
         before = [_cpu_seconds(process) for process in processes]
         await asyncio.sleep(1.0)

@@ -42,7 +42,7 @@ class StockServer:
     async def start(self) -> str:
         if self.process is not None:
             return self.api_url
-        from bench.system import free_port
+        from harness.stack import free_port
 
         self.home.mkdir(parents=True, exist_ok=True)
         port = free_port()

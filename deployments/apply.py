@@ -6,8 +6,8 @@ import asyncio
 import subprocess
 
 from deployments.heartbeats import ensure_crash_automation
+from optbox.prefect_env import prefect_cli, with_prefect_env
 from optbox.protocol import ModelType, deployment_name
-from optbox.roles import prefect_cli, with_prefect_env
 from optbox.settings import PROJECT_DIR, Settings
 
 MAINTENANCE_QUEUE = "maintenance"

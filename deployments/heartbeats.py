@@ -1,7 +1,7 @@
 """The automation that turns a lost worker into a Crashed run.
 
 Flow runs emit `prefect.flow-run.heartbeat` every OPTBOX_RUN_HEARTBEAT_S
-(PREFECT_FLOWS_HEARTBEAT_FREQUENCY, set by optbox.roles). When a worker's machine
+(PREFECT_FLOWS_HEARTBEAT_FREQUENCY, set by optbox.prefect_env). When a worker's machine
 dies its runs stop beating; this proactive automation expects the next beat (or
 a final state) within heartbeat + grace seconds and otherwise proposes Crashed.
 The proposal is not forced, so a run that did finish keeps its final state.

@@ -4,6 +4,6 @@ Freezes what the forkserver preloaded out of the garbage collector's reach befor
 from it: every run inherits that state. Done in each run instead, the collection walked the whole inherited
 heap (and copied each page it touched) before the run could start: 85-125 ms of every click → first line."""
 
-from optbox.roles import freeze_startup_heap
+from optbox.patches import freeze_startup_heap
 
 freeze_startup_heap()

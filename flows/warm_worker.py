@@ -119,10 +119,10 @@ def forkserver() -> multiprocessing.context.ForkServerContext:
 
 
 def _main_module() -> list[str]:
-    """The worker's main module when it was started with `-m` (`python -m optbox.cli worker`). multiprocessing
-    runs that module again, as __mp_main__, in every process the forkserver forks: with its imports not
-    preloaded, optbox.cli took ~60 ms of each run's start; preloaded, ~1.5 ms. A package's `__main__` is
-    neither re-run (multiprocessing skips it) nor preloaded: importing one runs its program."""
+    """The worker's main module when it was started with `-m MODULE`: multiprocessing runs that module again,
+    as __mp_main__, in every process the forkserver forks, so it is preloaded there (a module's imports not
+    preloaded cost each run's start their import time). A package's `__main__` — `python -m cli worker`, as
+    `optbox up` starts it — is neither re-run (multiprocessing skips it) nor preloaded: importing one runs its program."""
     name = getattr(getattr(sys.modules["__main__"], "__spec__", None), "name", None) or "__main__"
     return [] if name == "__main__" or name.endswith(".__main__") else [name]
 

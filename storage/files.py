@@ -4,7 +4,7 @@ Keys are store-relative paths the store itself builds (never a user's
 filename), so nothing a user sends can address a path outside the store.
 `LocalFileStore` is the embedded default; `DatabaseFileStore` (storage/db_files.py)
 keeps the bytes in the database so API replicas on several machines share no
-filesystem. `OPTBOX_FILE_STORE` picks one (`open_file_store`).
+filesystem. `OPTBOX_FILE_STORE` picks one (storage/file_stores.py).
 """
 
 from __future__ import annotations
@@ -15,10 +15,7 @@ import os
 import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Protocol
-
-if TYPE_CHECKING:
-    from optbox.settings import Settings
+from typing import Protocol
 
 CHUNK = 1024 * 1024
 
@@ -73,17 +70,3 @@ class LocalFileStore:
 
     async def delete(self, key: str) -> None:
         await asyncio.to_thread(self._path(key).unlink, True)
-
-
-async def open_file_store(settings: Settings) -> FileStore:
-    """The store OPTBOX_FILE_STORE names, ready to use."""
-    if settings.file_store == "database":
-        from storage.db_files import DatabaseFileStore
-
-        return await DatabaseFileStore.open(settings.resolved_file_store_url)
-    return LocalFileStore(settings.resolved_data_dir / "files")
-
-
-async def close_file_store(store: FileStore) -> None:
-    if close := getattr(store, "close", None):
-        await close()

@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
-import asyncio
-import time
-
 import httpx
 import pytest
-import socketio
 
-from tests.stack import ADMIN_TOKEN, PROJECT_DIR, Stack, wait_until
-
-SAMPLES = PROJECT_DIR / "samples"
-TERMINAL = {"success", "failed", "cancelled"}
+from harness.clients import (  # noqa: F401 - re-exported: test modules import these from here
+    SAMPLES,
+    TERMINAL,
+    EventRecorder,
+    admin_client,
+    all_lines,
+    execute,
+    job,
+    sample,
+    upload,
+    wait_for_job,
+)
+from harness.stack import Stack
 
 
 def _print_role_logs(system: Stack) -> None:
@@ -32,10 +37,6 @@ def running_stack(system: Stack, request):
     system.stop()
     if request.session.testsfailed:
         _print_role_logs(system)  # what the processes said, for a failure seen only in CI
-
-
-def admin_client(system: Stack) -> httpx.Client:
-    return httpx.Client(base_url=system.api_url, timeout=30, headers={"Authorization": f"Bearer {ADMIN_TOKEN}"})
 
 
 @pytest.fixture(scope="session")
@@ -58,78 +59,7 @@ def keep_active_models(api):
         api.post(f"/api/optimization/models/{model_id}/activate")
 
 
-def upload(api: httpx.Client, filename: str, content: bytes, model_type: str, description: str = "test") -> httpx.Response:
-    return api.post("/api/optimization/upload", files={"file": (filename, content, "text/x-python")},
-                    data={"modelType": model_type, "description": description})
-
-
-def execute(api: httpx.Client, model_type: str, **body) -> dict:
-    response = api.post("/api/optimization/execute", json={"modelType": model_type, **body})
-    assert response.status_code == 202, response.text
-    started = response.json()
-    # the Prefect flow run is created just after the answer; tests that talk to Prefect need its id
-    started["flowRunId"] = started["flowRunId"] or wait_until(lambda: job(api, started["jobId"])["flow_run_id"], 60, "the job's Prefect flow run")
-    return started
-
-
-def job(api: httpx.Client, job_id: str) -> dict:
-    response = api.get(f"/api/optimization/jobs/{job_id}")
-    assert response.status_code == 200, response.text
-    return response.json()["job"]
-
-
-def wait_for_job(api: httpx.Client, job_id: str, statuses=TERMINAL, timeout: float = 120) -> dict:
-    return wait_until(lambda: (j := job(api, job_id))["status"] in statuses and j, timeout, f"job {job_id} to reach {statuses}", 0.3)
-
-
-def all_lines(api: httpx.Client, job_id: str) -> list[dict]:
-    lines, after = [], 0
-    while True:
-        page = api.get(f"/api/optimization/jobs/{job_id}/logs", params={"after_seq": after, "limit": 5000}).json()
-        lines += page["logs"]
-        after = page["nextAfterSeq"]
-        if not page["hasMore"]:
-            return lines
-
-
-class EventRecorder:
-    """A real Socket.IO client that records every optimization:* event it gets."""
-
-    def __init__(self, url: str, token: str | None = ADMIN_TOKEN) -> None:
-        self.url = url
-        self.token = token
-        self.client = socketio.AsyncClient(reconnection=True, reconnection_delay=0.2, reconnection_delay_max=1)
-        self.events: list[tuple[str, dict]] = []
-        self.client.on("*", self._record)
-
-    async def _record(self, event, data=None):
-        self.events.append((event, data))
-
-    async def __aenter__(self) -> EventRecorder:
-        await self.client.connect(self.url, transports=["websocket"], wait_timeout=10, auth={"token": self.token})
-        await self.wait_for(lambda: any(e == "connected" for e, _ in self.events), 10, "connected")
-        return self
-
-    async def __aexit__(self, *exc) -> None:
-        await self.client.disconnect()
-
-    def of(self, event: str, job_id: str | None = None) -> list[dict]:
-        return [d for e, d in self.events if e == event and (job_id is None or d.get("jobId") == job_id)]
-
-    async def wait_for(self, predicate, timeout: float, what: str):
-        deadline = time.monotonic() + timeout
-        while not (result := predicate()):
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"timed out waiting for {what}")
-            await asyncio.sleep(0.05)
-        return result
-
-
 @pytest.fixture
 async def events(stack: Stack):
     async with EventRecorder(stack.api_url) as recorder:
         yield recorder
-
-
-def sample(name: str) -> bytes:
-    return (SAMPLES / name).read_bytes()

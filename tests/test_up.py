@@ -13,7 +13,7 @@ import httpx
 import psutil
 import pytest
 
-from tests.stack import PROJECT_DIR, free_port, wait_until
+from harness.stack import PROJECT_DIR, free_port, wait_until
 
 
 @pytest.mark.parametrize("stop_signal", [signal.SIGTERM])
@@ -24,7 +24,7 @@ def test_up_starts_every_role_and_stops_them_all(tmp_path, stop_signal):
     env.pop("PREFECT_API_URL", None)
     env.pop("OPTBOX_ADMIN_TOKEN", None)
     log = open(tmp_path / "up.log", "wb")
-    up = subprocess.Popen([sys.executable, "-m", "optbox.cli", "up"], cwd=PROJECT_DIR, env=env, stdout=log, stderr=subprocess.STDOUT)
+    up = subprocess.Popen([sys.executable, "-m", "cli", "up"], cwd=PROJECT_DIR, env=env, stdout=log, stderr=subprocess.STDOUT)
     try:
         def healthy():
             try:

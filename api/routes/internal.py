@@ -1,21 +1,20 @@
-"""Routes the flows call: claim a run, deliver lines (over a WebSocket, or POSTed in batches), upload
+"""Routes the flows call: claim a run, deliver lines (over a WebSocket), upload
 artifacts, report the outcome, fetch model and dataset bytes. A worker on another machine needs nothing else."""
 
 from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, File, Query, Request, UploadFile, WebSocket
+from fastapi import APIRouter, Depends, File, Query, UploadFile, WebSocket
 from fastapi.responses import StreamingResponse
-from pydantic import ValidationError
 
 from api.auth import Role, require
 from api.deps import FacadeDep, IdPath, SessionDep
 from api.errors import ApiError
 from api.line_stream import serve_line_stream
-from api.runs import claim_run, finish_run, ingest_lines, prune_old_runs, store_artifact
+from api.runs import claim_run, finish_run, prune_old_runs, store_artifact
 from api.uploads import safe_filename
-from optbox.protocol import ClaimedRun, LogBatch, LogBatchAck, PruneReport, PruneRequest, RunClaim, RunOutcome
+from optbox.protocol import ClaimedRun, PruneReport, PruneRequest, RunClaim, RunOutcome
 from storage import catalog
 
 router = APIRouter(prefix="/api/internal", tags=["internal"], dependencies=[Depends(require(Role.worker))])
@@ -26,16 +25,6 @@ streams = APIRouter(prefix="/api/internal")
 @router.post("/runs/claim", response_model=ClaimedRun)
 async def claim(facade: FacadeDep, session: SessionDep, body: RunClaim) -> ClaimedRun:
     return await claim_run(facade, session, body)
-
-
-@router.post("/jobs/{job_id}/logs", response_model=LogBatchAck)
-async def lines(facade: FacadeDep, session: SessionDep, job_id: str, request: Request) -> LogBatchAck:
-    # Parsed by hand: pydantic's JSON parser is several times faster than FastAPI's body path for big batches.
-    try:
-        batch = LogBatch.model_validate_json(await request.body())
-    except ValidationError as exc:
-        raise ApiError(422, "invalid log batch", exc.errors(include_url=False, include_input=False)) from exc
-    return await ingest_lines(facade, session, job_id, batch)
 
 
 @streams.websocket("/jobs/{job_id}/logs/stream")

@@ -12,8 +12,8 @@ import httpx
 import pytest
 import socketio
 
+from harness.stack import ADMIN_TOKEN, PROJECT_DIR
 from tests.conftest import SAMPLES, EventRecorder
-from tests.stack import ADMIN_TOKEN, PROJECT_DIR
 
 # The least role each route needs. A route missing here fails the matrix: new routes must say.
 ROLE = {
@@ -43,7 +43,6 @@ ROLE = {
     ("GET", "/api/auth/me"): "viewer",
     ("GET", "/api/auth/session"): None,
     ("POST", "/api/internal/runs/claim"): "worker",
-    ("POST", "/api/internal/jobs/{job_id}/logs"): "worker",
     ("POST", "/api/internal/jobs/{job_id}/artifacts"): "worker",
     ("POST", "/api/internal/jobs/{job_id}/finish"): "worker",
     ("POST", "/api/internal/maintenance/prune"): "worker",
@@ -152,7 +151,7 @@ def test_uploads_are_rate_limited_per_key_with_retry_after(api, stack):
 
 def test_auth_off_is_refused_unless_bound_to_loopback(tmp_path):
     env = {**os.environ, "OPTBOX_AUTH": "off", "OPTBOX_DATA_DIR": str(tmp_path)}
-    refused = subprocess.run([sys.executable, "-m", "optbox.cli", "api", "--host", "0.0.0.0", "--port", "1"],
+    refused = subprocess.run([sys.executable, "-m", "cli", "api", "--host", "0.0.0.0", "--port", "1"],
                              cwd=PROJECT_DIR, env=env, capture_output=True, text=True, timeout=60)
     assert refused.returncode != 0 and "auth may be off only on loopback" in refused.stderr + refused.stdout
 

@@ -6,9 +6,9 @@ from __future__ import annotations
 
 from api.registry import SYNTAX_OK, SYNTAX_PENDING
 from api.uploads import IN_PROCESS_MAX_BYTES
+from harness.stack import wait_until
 from tests.api.test_uploads import model_rows, snapshot
 from tests.conftest import upload
-from tests.stack import wait_until
 
 TABLE_LINE = b"    (1, 2.5, 'block-01'),\n"
 

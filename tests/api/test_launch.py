@@ -11,6 +11,7 @@ from api.context import Facade
 from api.orchestrator import Orchestrator
 from api.realtime import Realtime
 from api.runs import launch_run
+from harness.stack import free_port, wait_until
 from optbox.protocol import JobStatus
 from optbox.settings import Settings
 from storage import jobs
@@ -18,7 +19,6 @@ from storage.db import Database, migrate
 from storage.files import LocalFileStore
 from storage.models import JobRun
 from tests.conftest import job
-from tests.stack import free_port, wait_until
 
 
 async def test_a_run_prefect_cannot_create_fails_its_job_with_the_reason(tmp_path, monkeypatch):

@@ -11,8 +11,8 @@ from pathlib import Path
 import httpx
 from tenacity import retry, retry_if_exception, stop_after_attempt, wait_fixed
 
+from harness.stack import processes_of, wait_until
 from tests.conftest import SAMPLES, all_lines, execute, job, upload, wait_for_job
-from tests.stack import processes_of, wait_until
 
 MODELS = Path(__file__).parent.parent / "models"
 

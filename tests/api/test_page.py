@@ -7,7 +7,7 @@ import re
 
 import httpx
 
-from tests.stack import ADMIN_TOKEN
+from harness.stack import ADMIN_TOKEN
 
 
 def test_root_redirects_to_the_page_and_the_page_is_the_built_front_end(stack):

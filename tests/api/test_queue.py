@@ -7,8 +7,8 @@ import asyncio
 
 import httpx
 
+from harness.stack import ADMIN_TOKEN
 from tests.conftest import EventRecorder, job
-from tests.stack import ADMIN_TOKEN
 
 
 def last_place(events: EventRecorder, job_id: str) -> int | None:

@@ -9,8 +9,8 @@ import io
 import httpx
 import pytest
 
+from harness.stack import wait_until
 from tests.conftest import EventRecorder, all_lines, execute, job
-from tests.stack import wait_until
 
 SAMPLE_RUNS = {"DMO": ("dmo_schedule.csv", 96), "RMO": ("rmo_redispatch.csv", 30), "SO": ("so_schedule.csv", 96)}
 

@@ -10,7 +10,7 @@ import pytest
 import schemathesis
 from hypothesis import HealthCheck, given, settings
 
-from tests.stack import ADMIN_TOKEN, Stack
+from harness.stack import ADMIN_TOKEN, Stack
 
 ADMIN = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
 

@@ -23,7 +23,7 @@ from api import syntax_check
 from api.errors import ApiError
 from api.syntax_check import _row_end_after, _ruff_finds_nothing_in_all, ruff_finds_nothing, shapes_find_nothing, table_parts
 from api.uploads import IN_PROCESS_MAX_BYTES, check_model, stop_model_checker
-from tests.stack import PROJECT_DIR
+from harness.stack import PROJECT_DIR
 
 STDLIB = Path(sysconfig.get_paths()["stdlib"])
 LIMIT = 10 * 1024 * 1024

@@ -8,8 +8,8 @@ import pytest
 
 from flows.facade import FacadeClient
 from flows.shipper import LineShipper
+from harness.stack import free_port
 from optbox.protocol import LogLevel, LogLine, Stream
-from tests.stack import free_port
 
 
 async def test_lines_no_facade_took_are_kept_and_the_drain_fails_after_the_give_up_time():

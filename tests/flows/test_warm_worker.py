@@ -11,7 +11,7 @@ import httpx
 import pytest
 
 from flows import warm_worker
-from tests.stack import PROJECT_DIR
+from harness.stack import PROJECT_DIR
 
 
 def test_a_run_forked_from_the_forkserver_inherits_its_frozen_heap():
@@ -26,8 +26,9 @@ def test_a_run_forked_from_the_forkserver_inherits_its_frozen_heap():
 
 
 @pytest.mark.parametrize(("spec_name", "preloaded"), [
-    ("optbox.cli", ["optbox.cli"]),  # `python -m optbox.cli worker`, as `optbox up` starts it
-    ("pytest.__main__", []),         # a package's __main__ runs its program when imported
+    ("cli.app", ["cli.app"]),        # a module run with `-m`: forked runs would run it again
+    ("cli.__main__", []),            # `python -m cli worker`, as `optbox up` starts it: a package's __main__
+    ("pytest.__main__", []),         # runs its program when imported, and multiprocessing skips it
     (None, []),                      # a script or `-c`: multiprocessing does not run it again
 ])
 def test_the_workers_main_module_is_preloaded_when_forked_runs_would_run_it_again(monkeypatch, spec_name, preloaded):

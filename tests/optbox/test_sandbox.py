@@ -11,9 +11,9 @@ from pathlib import Path
 import psutil
 import pytest
 
+from harness.stack import wait_until
 from optbox import sandbox
 from optbox.settings import get_settings
-from tests.stack import wait_until
 
 needs_cgroups = pytest.mark.skipif(not sandbox.cgroup_layout().pids or not sandbox.cgroup_layout().memory, reason="no writable cgroups")
 

@@ -19,9 +19,9 @@ from pathlib import Path
 import httpx
 from playwright.async_api import async_playwright, expect
 
+from harness.stack import ADMIN_TOKEN, PROJECT_DIR, Stack
 from tests.conftest import upload, wait_for_job
 from tests.page.conftest import CHROMIUM, CHROMIUM_ARGS, VIEWPORT
-from tests.stack import ADMIN_TOKEN, PROJECT_DIR, Stack
 
 FRAME_PROBE = """() => { window.__gaps = []; let last = performance.now();
   const tick = (now) => { window.__gaps.push(now - last); last = now; requestAnimationFrame(tick); };

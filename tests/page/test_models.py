@@ -6,8 +6,8 @@ import uuid
 
 from playwright.async_api import expect
 
+from harness.stack import PROJECT_DIR
 from tests.conftest import upload
-from tests.stack import PROJECT_DIR
 
 PRINTER = (PROJECT_DIR / "tests" / "models" / "printer.py").read_bytes()
 

@@ -9,9 +9,9 @@ import re
 
 from playwright.async_api import expect
 
+from harness.stack import PROJECT_DIR
 from tests.conftest import all_lines, execute, upload, wait_for_job
 from tests.page.conftest import ARTIFACTS
-from tests.stack import PROJECT_DIR
 
 MODELS = PROJECT_DIR / "tests" / "models"
 TYPES = ("DMO", "RMO", "SO")

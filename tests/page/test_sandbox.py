@@ -11,11 +11,11 @@ import httpx
 import pytest
 from playwright.async_api import expect
 
+from harness.stack import wait_until
 from tests.api.test_lifecycle import prefect, upload_model
 from tests.conftest import execute, job, wait_for_job
 from tests.page.conftest import ARTIFACTS
 from tests.page.test_runs import MODELS, latest_job, wait_for_value
-from tests.stack import wait_until
 
 DMO_QUEUE = "/work_pools/optbox-process/queues/dmo"
 

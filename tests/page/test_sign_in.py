@@ -6,7 +6,7 @@ import re
 
 from playwright.async_api import expect
 
-from tests.stack import ADMIN_TOKEN
+from harness.stack import ADMIN_TOKEN
 
 
 async def test_page_without_a_session_asks_for_the_key_and_the_form_signs_in(anonymous_page):

@@ -7,8 +7,8 @@ import uuid
 
 from playwright.async_api import expect
 
+from harness.stack import PROJECT_DIR
 from tests.conftest import SAMPLES, upload
-from tests.stack import PROJECT_DIR
 
 PRINTER = (PROJECT_DIR / "tests" / "models" / "printer.py").read_text()
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import pytest
 
+from harness.stack import processes_of, wait_until
 from tests.api.test_lifecycle import prefect
 from tests.conftest import wait_for_job
 from tests.sandbox.helpers import messages, run_hostile
-from tests.stack import processes_of, wait_until
 
 pytestmark = pytest.mark.usefixtures("keep_active_models")
 

@@ -12,9 +12,9 @@ import os
 
 import pytest
 
+from harness.stack import Stack, processes_of, wait_until
 from tests.conftest import admin_client, job, running_stack, wait_for_job
 from tests.sandbox.helpers import DOCUMENTED_ENV, messages, run_hostile
-from tests.stack import Stack, processes_of, wait_until
 
 WITHHELD = "withheld by OPTBOX_RUN_SANDBOX_WITHOUT"
 

@@ -11,9 +11,9 @@ import time
 import httpx
 import pytest
 
+from harness.stack import PROJECT_DIR, processes_of, wait_until
 from tests.conftest import all_lines, job
 from tests.sandbox.helpers import DOCUMENTED_ENV, SMALL, messages, run_hostile
-from tests.stack import PROJECT_DIR, processes_of, wait_until
 
 pytestmark = pytest.mark.usefixtures("keep_active_models")
 

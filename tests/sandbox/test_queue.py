@@ -7,9 +7,9 @@ import asyncio
 
 import pytest
 
+from harness.stack import wait_until
 from tests.api.test_lifecycle import MODELS, prefect, upload_model
 from tests.conftest import execute, job, wait_for_job
-from tests.stack import wait_until
 
 pytestmark = pytest.mark.usefixtures("keep_active_models")
 

@@ -10,9 +10,9 @@ from __future__ import annotations
 import os
 import time
 
+from harness.stack import wait_until
 from tests.api.test_lifecycle import prefect
 from tests.conftest import all_lines, execute, job, wait_for_job
-from tests.stack import wait_until
 
 
 def test_retention_flow_prunes_logs_and_files_and_keeps_the_run(api, stack):

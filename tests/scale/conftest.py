@@ -1,4 +1,4 @@
-"""One scale-out deployment for the module (tests/scale/cluster.py): PostgreSQL, Redis, two API
+"""One scale-out deployment for the module (harness/scale_out.py): PostgreSQL, Redis, two API
 replicas, two workers. PostgreSQL and Redis are machine services here and in CI: when either
 is unreachable the tests fail, they are never skipped."""
 
@@ -8,7 +8,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.scale.cluster import ScaleOut, ServicesMissing, print_scale_logs, require_services, scale_out
+from harness.scale_out import ScaleOut, ServicesMissing, print_scale_logs, require_services, scale_out
 
 
 @pytest.fixture(scope="module")

@@ -16,9 +16,9 @@ import time
 
 import httpx
 
+from harness.scale_out import ScaleOut
+from harness.stack import PROJECT_DIR, processes_of, wait_until
 from tests.conftest import EventRecorder, all_lines, execute, upload, wait_for_job
-from tests.scale.cluster import ScaleOut
-from tests.stack import PROJECT_DIR, processes_of, wait_until
 
 MODELS = PROJECT_DIR / "tests" / "models"
 LOG = "optimization:log"

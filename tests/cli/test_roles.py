@@ -6,8 +6,9 @@ import json
 import subprocess
 import sys
 
-from optbox.roles import prefect_env, prefect_server_env
-from optbox.settings import PROJECT_DIR, Settings
+from cli.roles import prefect_server_env
+from optbox.prefect_env import prefect_env
+from optbox.settings import Settings
 
 READ_PREFECT_SETTINGS = """
 import json
@@ -52,29 +53,3 @@ def test_extra_prefect_api_replicas_leave_the_services_to_one_process(tmp_path):
     # their task queue is their own: on the services' one they would take and drop the services' tasks
     assert prefect_server_env(settings, services=False)["PREFECT_SERVER_DOCKET_NAME"] != prefect_server_env(settings).get(
         "PREFECT_SERVER_DOCKET_NAME", "prefect-server")
-
-
-def test_freezing_the_startup_heap_takes_it_out_of_the_collectors_reach():
-    script = "import gc\nfrom optbox.roles import freeze_startup_heap\nbefore = gc.get_freeze_count()\nfreeze_startup_heap()\nprint(before, gc.get_freeze_count())"
-    before, after = map(int, subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True, cwd=PROJECT_DIR).stdout.split())
-    assert before == 0 and after > 1000  # the imports' objects, frozen
-
-
-def test_spread_full_collections_makes_full_collections_rare_and_leaves_the_young_ones_be():
-    script = """import gc, sys
-from optbox.roles import spread_full_collections
-def make_cycles():
-    for _ in range(600_000):
-        a = []; a.append(a); keep.append(a) if len(keep) < 150_000 else None
-keep = []
-if sys.argv[1] == "spread":
-    spread_full_collections()
-before = [s["collections"] for s in gc.get_stats()]
-make_cycles()
-print(*[s["collections"] - b for s, b in zip(gc.get_stats(), before)])"""
-    runs = {}
-    for mode in ("default", "spread"):
-        out = subprocess.run([sys.executable, "-c", script, mode], capture_output=True, text=True, check=True, cwd=PROJECT_DIR).stdout
-        runs[mode] = list(map(int, out.split()))
-    assert runs["default"][2] >= 2 and runs["spread"][2] == 0  # the survivors brought full collections by default only
-    assert runs["spread"][0] >= runs["default"][0] // 2  # young ones as before

@@ -78,7 +78,7 @@ def is_loopback(client: tuple[str, int] | None) -> bool:
 
 def serve(host: str, port: int, *, services: bool) -> None:
     """Run the server in this process. Prefect's settings come from the environment, so the caller
-    sets it (optbox.roles.prefect_server_env) before this imports Prefect."""
+    sets it (cli.roles.prefect_server_env) before this imports Prefect."""
     if not services:
         os.environ["PREFECT_SERVER_ANALYTICS_ENABLED"] = "False"  # as `prefect server start --no-services`
     import uvicorn

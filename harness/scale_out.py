@@ -1,4 +1,4 @@
-"""A scale-out deployment on this machine's real PostgreSQL and Redis (the tests' fixture and tests/scale/sizing.py).
+"""A scale-out deployment on this machine's real PostgreSQL and Redis (the scale-out tests' fixture and bench/sizing.py).
 
   prefect     Prefect server with its services: database on PostgreSQL, messaging on Redis (prefect-redis)
   prefect-b   a second Prefect API process (--no-services) on the same database and Redis: HA Prefect
@@ -29,7 +29,7 @@ import asyncpg
 import httpx
 import redis
 
-from tests.stack import ADMIN_TOKEN, Stack, free_port, wait_until
+from harness.stack import ADMIN_TOKEN, Stack, free_port, wait_until
 
 PG_HOST = "postgres@127.0.0.1:5432"  # trust auth, as on the development and CI machines
 PG_ADMIN = f"postgresql://{PG_HOST}/postgres"

@@ -9,7 +9,7 @@ from prefect.client.base import _parse_retry_after
 from starlette.middleware.gzip import GZipMiddleware
 from starlette.responses import PlainTextResponse
 
-from optbox.prefect_server import FIRST_RETRY_S, LONGEST_RETRY_S, RetryAfterOn503, UncompressedOnLoopback
+from cli.prefect_server import FIRST_RETRY_S, LONGEST_RETRY_S, RetryAfterOn503, UncompressedOnLoopback
 
 
 async def _answer(scope, receive, send):

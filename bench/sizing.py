@@ -1,7 +1,7 @@
 """Sizing figures for the README's deployment guide, measured on the scale-out deployment
-(tests/scale/cluster.py: Prefect on PostgreSQL + Redis, two API replicas, two workers).
+(harness/scale_out.py: Prefect on PostgreSQL + Redis, two API replicas, two workers).
 
-    .venv/bin/python -m tests.scale.sizing [--clients 40] [--lines 5000] [--runs 8]
+    .venv/bin/python -m bench.sizing [--clients 40] [--lines 5000] [--runs 8]
 
 Prints: memory per role at rest, one run's line throughput seen by a client on the
 other replica, Socket.IO fan-out to many clients spread over both replicas, and how
@@ -18,9 +18,9 @@ from pathlib import Path
 
 import psutil
 
-from tests.conftest import EventRecorder, execute, upload, wait_for_job
-from tests.scale.cluster import ScaleOut, scale_out
-from tests.stack import PROJECT_DIR
+from harness.clients import EventRecorder, execute, upload, wait_for_job
+from harness.scale_out import ScaleOut, scale_out
+from harness.stack import PROJECT_DIR
 
 PRINTER = (PROJECT_DIR / "tests" / "models" / "printer.py").read_bytes()
 

@@ -1,5 +1,10 @@
-"""The real system for tests: a Prefect server, a worker and the facade as separate processes
-(so a test can kill and restart one), on free ports, with a fresh data directory."""
+"""The real system on free ports with a fresh data directory: the one harness of the tests, the bench
+and the scale-out deployment (harness/scale_out.py).
+
+Two shapes: `start()` runs the Prefect server, a worker and the facade as separate processes (so a test
+can kill and restart one); `start_up()` runs them as `make run` does, under one `optbox up`.
+`for_tests=False` keeps `make run`'s settings (the bench's), except ports, data dir, a known admin key and
+schedules off (a scheduled run landing mid-measurement would be noise)."""
 
 from __future__ import annotations
 
@@ -42,6 +47,8 @@ class Stack:
     prefect_port: int = field(default_factory=free_port)
     extra_env: dict[str, str] = field(default_factory=dict)
     processes: dict[str, subprocess.Popen] = field(default_factory=dict)
+    for_tests: bool = True
+    admin_token: str = ADMIN_TOKEN
 
     @property
     def api_url(self) -> str:
@@ -52,15 +59,21 @@ class Stack:
         return f"http://127.0.0.1:{self.prefect_port}/api"
 
     def env(self) -> dict[str, str]:
-        return {
-            **os.environ,
+        own = {
             "OPTBOX_DATA_DIR": str(self.data_dir),
             "OPTBOX_API_PORT": str(self.api_port),
             "OPTBOX_PREFECT_PORT": str(self.prefect_port),
             "OPTBOX_SCHEDULES_ACTIVE": "false",
+            "OPTBOX_ADMIN_TOKEN": self.admin_token,
+        }
+        if not self.for_tests:
+            inherited = {k: v for k, v in os.environ.items() if not k.startswith(("OPTBOX_", "PREFECT_"))}
+            return {**inherited, **own, **self.extra_env}
+        return {
+            **os.environ,
+            **own,
             "OPTBOX_MIRROR_INTERVAL_S": "0.5",
             "OPTBOX_WORKER_POLL_S": "0.5",
-            "OPTBOX_ADMIN_TOKEN": ADMIN_TOKEN,
             # room for the upload fuzzing; the rate-limit test reads this number
             "OPTBOX_UPLOAD_RATE": "200/minute",
             "PREFECT_API_URL": self.prefect_api_url,
@@ -74,7 +87,7 @@ class Stack:
         `cwd` starts it elsewhere than the checkout (a worker on another machine)."""
         log = open(self.data_dir / f"{name}.log", "ab")
         process = subprocess.Popen(
-            [sys.executable, "-m", "optbox.cli", *args], cwd=cwd or PROJECT_DIR, env={**self.env(), **(env or {})},
+            [sys.executable, "-m", "cli", *args], cwd=cwd or PROJECT_DIR, env={**self.env(), **(env or {})},
             stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
         )
         self.processes[name] = process
@@ -116,6 +129,34 @@ class Stack:
         wait_until(self.deployments_ready, 240, "the worker to apply prefect.yaml", interval=1)
         return self
 
+    def start_up(self) -> Stack:
+        """Start every role as `make run` does, under one `optbox up` (role "up")."""
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        up = self.start_role("up", "up")
+
+        def ready() -> bool:
+            if up.poll() is not None:
+                raise RuntimeError(f"optbox up exited ({up.returncode}); see {self.data_dir / 'up.log'}")
+            return self.api_healthy() and self.deployments_ready()
+
+        wait_until(ready, 300, "optbox up to serve the API and apply prefect.yaml", interval=0.5)
+        return self
+
+    def role_process(self, role: str):
+        """The process serving `role` (api, worker, prefect): started alone, or as a child of `optbox up`."""
+        import psutil
+
+        if role in self.processes:
+            return psutil.Process(self.processes[role].pid)
+        for child in psutil.Process(self.processes["up"].pid).children(recursive=True):
+            try:
+                argv = child.cmdline()
+            except psutil.Error:
+                continue
+            if argv[1:3] == ["-m", "cli"] and argv[3:4] == [role]:
+                return child
+        raise LookupError(f"no {role} process under optbox up")
+
     def start_api(self) -> None:
         self.start_role("api", "api")
         wait_until(self.api_healthy, 120, "the API to be healthy", interval=0.3)
@@ -135,7 +176,7 @@ class Stack:
         return {"dmo", "rmo", "so"} <= names
 
     def stop(self) -> None:
-        for name in ("api", "worker", "prefect"):
+        for name in ("up", "api", "worker", "prefect"):
             self.stop_role(name)
         for name in list(self.processes):  # roles a test added under other names
             self.stop_role(name)

@@ -9,6 +9,10 @@
   optbox migrate  bring the database schema to head
 """
 
+
+# Each command imports the parts of the house it runs inside its body: a role loads only its own
+# stack (the API never imports Prefect's server, the worker never imports the API), and `prefect`
+# must set Prefect's environment before Prefect is first imported.
 from __future__ import annotations
 
 import os
@@ -18,6 +22,8 @@ from typing import Annotated
 
 import typer
 
+from cli.roles import prefect_server_env, prefect_services_command, wait_for_prefect, worker_command
+from optbox.prefect_env import prefect_env, with_prefect_env
 from optbox.settings import PROJECT_DIR, get_settings
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__)
@@ -40,7 +46,6 @@ def api(port: Annotated[int | None, typer.Option(help="overrides OPTBOX_API_PORT
     import uvicorn
 
     from api.app import create_app
-    from optbox.roles import prefect_env
 
     settings = get_settings()
     if port is not None:
@@ -56,12 +61,11 @@ def api(port: Annotated[int | None, typer.Option(help="overrides OPTBOX_API_PORT
 def prefect(services: Annotated[bool, typer.Option("--services/--no-services",
                                                    help="run Prefect's background services too (one process should)")] = True) -> None:
     """Run the Prefect server (its UI on OPTBOX_PREFECT_PORT)."""
-    from optbox.roles import prefect_server_env
 
     settings = get_settings()
     settings.prefect_home.mkdir(parents=True, exist_ok=True)
     os.environ.update(prefect_server_env(settings, services=services))  # Prefect reads its settings from here, once
-    from optbox.prefect_server import serve
+    from cli.prefect_server import serve
 
     serve(settings.prefect_host, settings.prefect_port, services=services)
 
@@ -69,7 +73,6 @@ def prefect(services: Annotated[bool, typer.Option("--services/--no-services",
 @app.command("prefect-services")
 def prefect_services() -> None:
     """Run Prefect's background services (scheduler, automations, late runs…) for API-only replicas."""
-    from optbox.roles import prefect_services_command, with_prefect_env
 
     settings = get_settings()
     settings.prefect_home.mkdir(parents=True, exist_ok=True)
@@ -81,7 +84,6 @@ def prefect_services() -> None:
 def deploy() -> None:
     """Create the work pool and apply prefect.yaml."""
     from deployments.apply import apply_deployments
-    from optbox.roles import wait_for_prefect
 
     settings = get_settings()
     wait_for_prefect(settings)
@@ -95,7 +97,6 @@ def worker(apply: Annotated[bool, typer.Option("--deploy/--no-deploy", help="app
            stock: Annotated[bool, typer.Option("--stock", help="Prefect's stock process worker (cold start per run)")] = False) -> None:
     """Run a Prefect process worker for the project's work pool (warm: runs fork from a preloaded process)."""
     from deployments.apply import apply_deployments
-    from optbox.roles import prefect_env, wait_for_prefect, with_prefect_env, worker_command
 
     settings = get_settings()
     settings.prefect_home.mkdir(parents=True, exist_ok=True)  # a worker on its own machine starts with an empty data dir
@@ -134,7 +135,7 @@ def up() -> None:
     check_auth_mode(settings)
     settings.resolved_data_dir.mkdir(parents=True, exist_ok=True)
     run_migrations(settings.resolved_database_url)
-    optbox = [sys.executable, "-m", "optbox.cli"]
+    optbox = [sys.executable, "-m", "cli"]
     manager = Manager()
     env = dict(os.environ)
     manager.add_process("prefect", _join([*optbox, "prefect"]), env=env)
