@@ -7,8 +7,9 @@ import json
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from optbox.protocol import FLOW_BODY_LIMIT_BYTES
+
 JSON_BODY_LIMIT = 1024 * 1024
-INTERNAL_BODY_LIMIT = 64 * 1024 * 1024  # result files and log batches from flows
 MULTIPART_OVERHEAD = 64 * 1024
 
 
@@ -21,7 +22,7 @@ class BodyLimit:
         if path in ("/api/optimization/upload", "/api/optimization/datasources"):
             return self.upload_bytes + MULTIPART_OVERHEAD
         if path.startswith("/api/internal/"):
-            return INTERNAL_BODY_LIMIT
+            return FLOW_BODY_LIMIT_BYTES
         return JSON_BODY_LIMIT
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:

@@ -37,7 +37,7 @@ from prefect.states import Cancelled, Cancelling
 from pydantic import BaseModel, TypeAdapter
 
 from optbox.batching import Batches, Hold
-from optbox.protocol import FLOW_NAME, ModelType, deployment_name, deployment_path
+from optbox.protocol import FLOW_NAME, FLOW_RETRIES_ENV, ModelType, deployment_name, deployment_path
 
 log = logging.getLogger(__name__)
 READ_LIMIT = 200  # the most runs Prefect's API returns per read (PREFECT_API_DEFAULT_LIMIT)
@@ -169,7 +169,7 @@ class Orchestrator:
     async def create_run(self, model_type: ModelType, parameters: dict[str, Any], *, tags: Sequence[str], retries: int | None,
                          idempotency_key: str | None = None) -> UUID:
         """The new run's id; PrefectBusy, RunRefused or the request's own error when it was not created."""
-        job_variables = None if retries is None else {"env": {"OPTBOX_FLOW_RETRIES": str(retries)}}
+        job_variables = None if retries is None else {"env": {FLOW_RETRIES_ENV: str(retries)}}
         creation = RunCreation(parameters, tags, job_variables, idempotency_key)
         try:
             return await self._bulk_creations(await self.deployment_id(model_type)).submit(creation)

@@ -22,11 +22,12 @@ from api.context import Facade
 from api.errors import ApiError
 from api.orchestrator import DeploymentMissing, PrefectBusy
 from api.registry import refuse_if_it_does_not_compile
-from api.schemas import ExecuteRequest, LimitsRequest
+from api.schemas import ExecuteRequest
 from optbox.protocol import (
     ClaimedRun,
     FileRef,
     JobStatus,
+    LimitAboveServer,
     LogLine,
     ModelType,
     RunClaim,
@@ -96,27 +97,12 @@ def _bind_model(job: JobRun, model: OptimizationModel, dataset: DataSource | Non
         job.data_source_id, job.data_source_sha256 = dataset.id, dataset.sha256
 
 
-_LIMIT_FIELDS = {"timeoutS": "timeout_s", "memoryMb": "memory_mb", "maxProcs": "max_procs", "maxLogMb": "max_log_mb", "network": "network"}
-
-
-def resolve_limits(server: RunLimits, asked: LimitsRequest | None) -> RunLimits:
+def resolve_limits(server: RunLimits, asked: RunLimits | None) -> RunLimits:
     """The server's limits, lowered where the run asks; asking above the server's is a 422 naming the field."""
-    resolved = server.model_dump()
-    for field, value in (asked.model_dump(exclude_none=True) if asked else {}).items():
-        key = _LIMIT_FIELDS[field]
-        if value > resolved[key]:
-            ceiling = resolved[key]
-            what = "the network is off on this server" if key == "network" else f"the server allows at most {ceiling:g}"
-            raise ApiError(422, f"limits.{field}: {value} is above this server's limit ({what})",
-                           {"field": f"limits.{field}", "max": ceiling})
-        resolved[key] = value
-    return RunLimits(**resolved)
-
-
-def _limits_request(limits: dict[str, Any] | None) -> LimitsRequest | None:
-    if not limits:
-        return None
-    return LimitsRequest(**{field: limits[key] for field, key in _LIMIT_FIELDS.items() if key in limits})
+    try:
+        return (asked or RunLimits()).within(server)
+    except LimitAboveServer as exc:
+        raise ApiError(422, str(exc), {"field": exc.field, "max": exc.ceiling}) from exc
 
 
 async def start_run(facade: Facade, request: ExecuteRequest, actor: Identity, triggered_by: TriggeredBy | None = None) -> JobRun:
@@ -272,7 +258,7 @@ async def claim_run(facade: Facade, session: AsyncSession, claim: RunClaim) -> C
         dataset=None if dataset is None else FileRef(
             id=dataset.id, filename=dataset.name, sha256=dataset.sha256, size=dataset.file_size,
             download_path=f"/api/internal/datasources/{dataset.id}/file"),
-        config=job.model_config or {}, next_seq=next_seq, limits=RunLimits(**job.limits),
+        config=job.model_config or {}, next_seq=next_seq, limits=RunLimits.model_validate(job.limits),
     )
 
 
@@ -354,7 +340,7 @@ async def retry_run(facade: Facade, session: AsyncSession, job_id: str, actor: I
     if job.model_id is None:
         raise ApiError(409, f"job {job_id} has no model to re-run (it was deleted)")
     request = ExecuteRequest(modelType=ModelType(job.model_type), modelId=job.model_id, config=job.model_config,
-                             dataSourceId=job.data_source_id, limits=_limits_request(job.limits))
+                             dataSourceId=job.data_source_id, limits=RunLimits.model_validate(job.limits) if job.limits else None)
     return await start_run(facade, request, actor, triggered_by=TriggeredBy.retry)
 
 

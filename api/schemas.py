@@ -9,7 +9,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from api.config_schema import check_bounds
-from optbox.protocol import DbId, ModelType
+from optbox.protocol import DbId, ModelType, RunLimits
 from optbox.sandbox import Protections
 
 
@@ -63,7 +63,7 @@ class JobSummary(ORMModel):
     solver_time_ms: float | None
     metrics: dict[str, Any] | None
     last_seq: int
-    limits: dict[str, Any] | None = None
+    limits: RunLimits | None = None
     duration_ms: float | None = None
     queue_position: int | None = None
 
@@ -129,18 +129,6 @@ class LogsResponse(BaseModel):
     hasMore: bool
 
 
-class LimitsRequest(BaseModel):
-    """Per-run limits; each may only lower the server's (OPTBOX_RUN_*), never raise it."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    timeoutS: float | None = Field(None, gt=0, description="wall-clock seconds")
-    memoryMb: int | None = Field(None, gt=0)
-    maxProcs: int | None = Field(None, gt=0, description="processes and threads at once")
-    maxLogMb: float | None = Field(None, gt=0)
-    network: bool | None = None
-
-
 class ExecuteRequest(BaseModel):
     model_config = ConfigDict(extra="forbid", protected_namespaces=())
 
@@ -149,7 +137,7 @@ class ExecuteRequest(BaseModel):
     config: dict[str, Any] | None = None
     dataSourceId: DbId | None = None
     triggeredBy: Literal["manual", "api"] = "manual"
-    limits: LimitsRequest | None = None
+    limits: RunLimits | None = Field(None, description="each may only lower the server's (OPTBOX_RUN_*), never raise it")
 
     @field_validator("config")
     @classmethod

@@ -37,12 +37,22 @@ from flows.lines import LineSequencer, PrefectRunLog
 from flows.model_process import Bulk, ModelExit, run_model_process
 from flows.shipper import LineShipper
 from optbox import sandbox
-from optbox.protocol import FLOW_NAME, ClaimedRun, JobStatus, LogLevel, ModelType, Report, RunClaim, RunOutcome
+from optbox.protocol import (
+    FLOW_NAME,
+    MAX_ARTIFACT_BYTES,
+    MAX_RESULT_FILES,
+    ClaimedRun,
+    JobStatus,
+    LogLevel,
+    ModelType,
+    Report,
+    RunClaim,
+    RunOutcome,
+    flow_retry_policy,
+)
 from optbox.settings import get_settings
 
 PASSED_THROUGH_ENV = ("PATH", "LANG", "LC_ALL", "TZ", "OMP_NUM_THREADS", "OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
-MAX_RESULT_FILES = 100
-MAX_RESULT_BYTES = 48 * 1024 * 1024  # under the facade's 64 MB body limit for flows
 MAX_SHIPPING_BACKLOG = 20_000  # lines waiting for the facade before the model's output is held
 
 
@@ -209,7 +219,7 @@ async def collect_results(facade: FacadeClient, lines: LineSequencer, job_id: st
     """Upload what the model wrote to OUTPUT_DIR; names are relative to it.
 
     Only regular files: a symlink the model planted would make this (unsandboxed)
-    process read a file of the host. Files over MAX_RESULT_BYTES are left out.
+    process read a file of the host. Files over MAX_ARTIFACT_BYTES are left out.
     """
     files = []
     for root, _, names in os.walk(output_dir):  # does not follow symlinked directories
@@ -217,8 +227,8 @@ async def collect_results(facade: FacadeClient, lines: LineSequencer, job_id: st
             path = Path(root, name)
             if path.is_symlink() or not path.is_file():
                 lines.system(f"result {path.relative_to(output_dir)} is not a regular file; not uploaded", LogLevel.WARNING)
-            elif path.stat().st_size > MAX_RESULT_BYTES:
-                lines.system(f"result {path.relative_to(output_dir)} is over {MAX_RESULT_BYTES >> 20} MB; not uploaded", LogLevel.WARNING)
+            elif path.stat().st_size > MAX_ARTIFACT_BYTES:
+                lines.system(f"result {path.relative_to(output_dir)} is over {MAX_ARTIFACT_BYTES >> 20} MB; not uploaded", LogLevel.WARNING)
             else:
                 files.append(path)
     files.sort()
@@ -249,8 +259,8 @@ async def _claim(facade: FacadeClient, model_type: ModelType, job_id: str | None
 
 @flow(
     name=FLOW_NAME,
-    retries=int(os.environ.get("OPTBOX_FLOW_RETRIES", "0")),
-    retry_delay_seconds=int(os.environ.get("OPTBOX_FLOW_RETRY_DELAY_S", "60")),
+    retries=flow_retry_policy(os.environ)[0],
+    retry_delay_seconds=flow_retry_policy(os.environ)[1],
     persist_result=False,
     validate_parameters=True,
 )
@@ -324,14 +334,10 @@ async def _run_claimed(facade: FacadeClient, claimed: ClaimedRun, flow_run_id: s
     return outcome.report.model_dump(exclude_none=True)
 
 
-# Under the facade's 64 MB limit for a flow's request body: at the default 200 MB log cap a run's log file
-# (each line with its stamp, seq and level) reaches ~300 MB, and its upload was refused until the flow gave up.
-LOG_ARTIFACT_MAX_BYTES = 48 * 1024 * 1024
-
-
-def log_artifact(log_path: Path, limit: int = LOG_ARTIFACT_MAX_BYTES) -> bytes:
+def log_artifact(log_path: Path, limit: int = MAX_ARTIFACT_BYTES) -> bytes:
     """The run's log file as uploaded: whole up to `limit`, else cut at a line end with a last line that says so
-    (JobLog keeps every line up to the run's cap either way). Reads at most `limit` bytes."""
+    (JobLog keeps every line up to the run's cap either way). Reads at most `limit` bytes. At the default 200 MB
+    log cap a run's log file, each line with its stamp, seq and level, is larger than a flow may upload."""
     with log_path.open("rb") as log_file:
         data = log_file.read(limit + 1)
     if len(data) <= limit:

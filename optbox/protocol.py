@@ -18,12 +18,32 @@ from __future__ import annotations
 import enum
 import json
 import re
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Annotated, Any
 
-from pydantic import BaseModel, Field, ValidationError, field_validator
+from pydantic import AliasGenerator, BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic.alias_generators import to_camel
 
 REPORT_PREFIX = "::optbox "
+
+# ----- the flow <-> facade contract's numbers and names, in one place ------------------------
+MIB = 1024 * 1024
+FLOW_BODY_LIMIT_BYTES = 64 * MIB  # the most the facade reads of one request body from a flow
+# A result file or log file a flow uploads: under FLOW_BODY_LIMIT_BYTES with room for the multipart envelope.
+MAX_ARTIFACT_BYTES = 48 * MIB
+MAX_RESULT_FILES = 100  # result files kept per run; later ones are left out with a warning
+# A deployment's job env (prefect.yaml) carries its retry policy; the facade sets retries per run the same way.
+FLOW_RETRIES_ENV = "OPTBOX_FLOW_RETRIES"
+FLOW_RETRY_DELAY_ENV = "OPTBOX_FLOW_RETRY_DELAY_S"
+FLOW_ENTRY_ENV = "OPTBOX_FLOW_ENTRY"  # which of the project's flows a deployment runs (`module:attribute`)
+
+
+def flow_retry_policy(env: Mapping[str, str | None]) -> tuple[int, int]:
+    """(retries, delay in seconds) a flow run's job env asks for; none unless its deployment says so."""
+    return int(env.get(FLOW_RETRIES_ENV) or 0), int(env.get(FLOW_RETRY_DELAY_ENV) or 60)
+
+
 MAX_DB_INT = 2**63 - 1  # what BIGINT and SQLite INTEGER hold; larger ids and seqs are refused, not overflowed
 DbId = Annotated[int, Field(ge=1, le=MAX_DB_INT)]
 FLOW_NAME = "optbox-model-run"
@@ -178,13 +198,37 @@ class RunClaim(BaseModel):
 
 
 class RunLimits(BaseModel):
-    """What one run may use; the facade resolves them (server defaults, lowered per run) and records them."""
+    """What one run may use: the one limits type from the execute body to the flow and back on retry.
 
-    timeout_s: float = Field(gt=0)
-    memory_mb: int = Field(gt=0)
-    max_procs: int = Field(gt=0)
-    max_log_mb: float = Field(gt=0)
-    network: bool = False
+    Fields are snake_case, read from camelCase too (`timeoutS`, as the execute body sends them) and written
+    snake_case, as job records are. In an execute body every field is optional (absent: the server's);
+    `Settings.run_limits()` gives the server's, every field set, and `within(server)` what a run gets."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True, alias_generator=AliasGenerator(validation_alias=to_camel))
+
+    timeout_s: float | None = Field(None, gt=0, description="wall-clock seconds")
+    memory_mb: int | None = Field(None, gt=0, description="memory of the run's whole process tree")
+    max_procs: int | None = Field(None, gt=0, description="processes and threads at once")
+    max_log_mb: float | None = Field(None, gt=0, description="log a run may store")
+    network: bool | None = None
+
+    def within(self, server: RunLimits) -> RunLimits:
+        """The server's limits, lowered where these ask; asking above the server's raises LimitAboveServer."""
+        resolved = server.model_dump()
+        for name, asked in self.model_dump(exclude_none=True).items():
+            if asked > resolved[name]:
+                raise LimitAboveServer(to_camel(name), asked, resolved[name])
+            resolved[name] = asked
+        return RunLimits(**resolved)
+
+
+class LimitAboveServer(ValueError):
+    """A run asked for more than the server allows."""
+
+    def __init__(self, field: str, asked: float | bool, ceiling: float | bool) -> None:
+        what = "the network is off on this server" if field == "network" else f"the server allows at most {ceiling:g}"
+        super().__init__(f"limits.{field}: {asked} is above this server's limit ({what})")
+        self.field, self.ceiling = f"limits.{field}", ceiling
 
 
 class FileRef(BaseModel):

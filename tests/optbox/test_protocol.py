@@ -1,8 +1,9 @@
 """The model-author protocol: levels and reports parsed from printed lines."""
 
 import pytest
+from pydantic import ValidationError
 
-from optbox.protocol import LogLevel, Report, Stream, parse_level, parse_report
+from optbox.protocol import LimitAboveServer, LogLevel, Report, RunLimits, Stream, parse_level, parse_report
 
 
 @pytest.mark.parametrize(("line", "stream", "level"), [
@@ -41,3 +42,27 @@ def test_later_reports_override_and_metrics_merge():
     first = Report(progress=10, metrics={"a": 1, "b": 2})
     merged = Report(progress=50, objective_value=3.0, metrics={"b": 3}).merged_into(first)
     assert merged == Report(progress=50, objective_value=3.0, metrics={"a": 1, "b": 3})
+
+
+SERVER_LIMITS = RunLimits(timeout_s=3600, memory_mb=4096, max_procs=256, max_log_mb=200, network=False)
+
+
+def test_limits_read_the_execute_bodys_camel_case_and_are_recorded_in_snake_case():
+    asked = RunLimits.model_validate({"timeoutS": 120, "memoryMb": 512})
+    resolved = asked.within(SERVER_LIMITS)
+    assert resolved.model_dump() == {"timeout_s": 120, "memory_mb": 512, "max_procs": 256, "max_log_mb": 200, "network": False}
+    # a retry reads the recorded limits back unchanged
+    assert RunLimits.model_validate(resolved.model_dump()).within(SERVER_LIMITS) == resolved
+
+
+def test_limits_above_the_servers_are_refused_naming_the_field_as_sent():
+    with pytest.raises(LimitAboveServer) as refused:
+        RunLimits.model_validate({"maxProcs": 1000}).within(SERVER_LIMITS)
+    assert refused.value.field == "limits.maxProcs" and "at most 256" in str(refused.value)
+    with pytest.raises(LimitAboveServer, match="network is off"):
+        RunLimits(network=True).within(SERVER_LIMITS)
+
+
+def test_limits_refuse_unknown_fields():
+    with pytest.raises(ValidationError):
+        RunLimits.model_validate({"cpuCores": 2})
