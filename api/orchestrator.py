@@ -28,7 +28,7 @@ from prefect.client.schemas.filters import (
     FlowRunFilterExpectedStartTime,
     FlowRunFilterId,
 )
-from prefect.client.schemas.objects import StateType
+from prefect.client.schemas.objects import DeploymentStatus, StateType
 from prefect.client.schemas.sorting import FlowRunSort
 from prefect.context import SettingsContext, get_settings_context
 from prefect.exceptions import ObjectNotFound
@@ -150,6 +150,20 @@ class Orchestrator:
 
     async def healthy(self) -> bool:
         return (await self.client.api_healthcheck()) is None
+
+    async def waiting_for(self) -> list[str]:
+        """What keeps a run of some type from starting now: a deployment not applied yet, or one no
+        worker has polled lately (Prefect marks a deployment READY when a worker polls its queue)."""
+        deployments = await self.client.read_deployments(flow_filter=FlowFilter(name=FlowFilterName(any_=[FLOW_NAME])))
+        by_name = {deployment.name: deployment for deployment in deployments}
+        waiting = []
+        for model_type in ModelType:
+            deployment = by_name.get(deployment_name(model_type))
+            if deployment is None:
+                waiting.append(f"deployment {deployment_path(model_type)} (the worker applies prefect.yaml)")
+            elif deployment.status != DeploymentStatus.READY:
+                waiting.append(f"a worker polling {deployment_path(model_type)}")
+        return waiting
 
     async def refresh_deployments(self) -> None:
         deployments = await self.client.read_deployments(flow_filter=FlowFilter(name=FlowFilterName(any_=[FLOW_NAME])))

@@ -112,12 +112,8 @@ async def start_run(facade: Facade, request: ExecuteRequest, actor: Identity, tr
     model = await _resolve_model(facade.catalog, request.modelType, request.modelId)
     validate_config(request.config or {}, (model.metadata_ or {}).get("config_schema"), f"{model.model_name} v{model.version}")
     dataset = await _resolve_dataset(facade.catalog, request.modelType, request.dataSourceId)
-    try:
-        await facade.orchestrator.deployment_id(request.modelType)  # cached after the first run of the type
-    except DeploymentMissing as exc:
-        raise ApiError(503, str(exc)) from exc
-    except Exception as exc:  # noqa: BLE001 - Prefect unreachable: say so, keep nothing
-        raise ApiError(503, f"could not reach Prefect to start the run: {exc}") from exc
+    # Prefect's readiness is not asked here: a run asked for while the system starts (deployments not yet
+    # applied, Prefect not yet answering) is accepted and created once it can be, within LAUNCH_PATIENCE_S.
     job = JobRun(
         job_id=new_job_id(request.modelType), model_type=request.modelType.value, status=JobStatus.pending.value,
         triggered_by=(triggered_by.value if triggered_by else request.triggeredBy), model_config=request.config or {},
@@ -137,12 +133,15 @@ def flow_parameters(job: JobRun) -> dict[str, Any]:
             "config": job.model_config or {}, "data_source_id": job.data_source_id}
 
 
-LAUNCH_PATIENCE_S = 120  # Prefect on SQLite under load answers 503 or slowly for a while; a job waits this long
+# Prefect on SQLite under load answers 503 or slowly for a while, and at start-up the worker has not applied the
+# deployments yet: a job waits this long for its flow run
+LAUNCH_PATIENCE_S = 120
 
 
 def _prefect_busy(exc: BaseException) -> bool:
-    """Worth another try: Prefect unreachable, too slow, or answering 5xx (its SQLite busy)."""
-    if isinstance(exc, httpx.TransportError | PrefectBusy):
+    """Worth another try: Prefect unreachable, too slow, answering 5xx (its SQLite busy), or its deployments
+    not applied yet (the system is starting)."""
+    if isinstance(exc, httpx.TransportError | PrefectBusy | DeploymentMissing):
         return True
     return isinstance(exc, httpx.HTTPStatusError) and exc.response.status_code >= 500
 

@@ -219,5 +219,7 @@ class HealthResponse(BaseModel):
     status: Literal["ok", "degraded"]
     database: bool
     prefect: bool
+    ready: bool = Field(description="a run of every type can start now: deployments applied and a worker polling them")
+    waiting_for: list[str] = Field(default_factory=list, description="what keeps `ready` false")
     version: str
     sandbox: Protections | None = Field(None, description="protections a model run gets on this host")

@@ -18,6 +18,8 @@ from __future__ import annotations
 import os
 import signal
 import sys
+import threading
+import time
 from typing import Annotated
 
 import typer
@@ -149,8 +151,26 @@ def up() -> None:
         f"optbox: Prefect UI {settings.resolved_prefect_api_url.removesuffix('/api')}\n"
         f"optbox: data in {settings.resolved_data_dir}; Ctrl-C stops everything"
     )
+    threading.Thread(target=_announce_ready, args=(f"{base}/api/health", sign_in), daemon=True).start()
     manager.loop()
     sys.exit(manager.returncode)
+
+
+READY_POLL_S = 0.5
+
+
+def _announce_ready(health_url: str, sign_in: str) -> None:
+    """One line once health says a run of every type can start (deployments applied, a worker polling)."""
+    import httpx
+
+    while True:
+        try:
+            if httpx.get(health_url, timeout=2).json().get("ready"):
+                typer.echo(f"optbox: ready, runs can start now ({sign_in})")
+                return
+        except (httpx.HTTPError, ValueError):
+            pass
+        time.sleep(READY_POLL_S)
 
 
 def _join(argv: list[str]) -> str:

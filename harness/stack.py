@@ -14,6 +14,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -121,12 +122,20 @@ class Stack:
             os.killpg(process.pid, signal.SIGKILL)
             process.wait()
 
-    def start(self) -> Stack:
+    def start(self, before_worker: Callable[[Stack], None] | None = None) -> Stack:
+        """Start Prefect, the API and a worker that applies prefect.yaml; return once health says ready.
+        `before_worker` runs once the API is healthy and before the worker starts: the window in which a
+        freshly started system is up but cannot start runs yet (what tests of start-up look into)."""
         self.data_dir.mkdir(parents=True, exist_ok=True)
         self.start_role("prefect", "prefect")
-        self.start_role("worker", "worker", "--deploy")
-        self.start_api()
-        wait_until(self.deployments_ready, 240, "the worker to apply prefect.yaml", interval=1)
+        if before_worker is None:
+            self.start_role("worker", "worker", "--deploy")
+            self.start_api()
+        else:
+            self.start_api()
+            before_worker(self)
+            self.start_role("worker", "worker", "--deploy")
+        wait_until(self.ready, 240, "health to say ready (deployments applied, the worker polling)", interval=0.5)
         return self
 
     def start_up(self) -> Stack:
@@ -137,9 +146,9 @@ class Stack:
         def ready() -> bool:
             if up.poll() is not None:
                 raise RuntimeError(f"optbox up exited ({up.returncode}); see {self.data_dir / 'up.log'}")
-            return self.api_healthy() and self.deployments_ready()
+            return self.ready()
 
-        wait_until(ready, 300, "optbox up to serve the API and apply prefect.yaml", interval=0.5)
+        wait_until(ready, 300, "optbox up to say ready (API up, deployments applied, the worker polling)", interval=0.5)
         return self
 
     def role_process(self, role: str):
@@ -162,10 +171,17 @@ class Stack:
         wait_until(self.api_healthy, 120, "the API to be healthy", interval=0.3)
 
     def api_healthy(self) -> bool:
+        return self._health().get("status") == "ok"
+
+    def ready(self) -> bool:
+        """Health's `ready`: a run of every type can start now."""
+        return self._health().get("ready") is True
+
+    def _health(self) -> dict:
         try:
-            return httpx.get(f"{self.api_url}/api/health", timeout=2).json().get("status") == "ok"
+            return httpx.get(f"{self.api_url}/api/health", timeout=2).json()
         except (httpx.HTTPError, ValueError):
-            return False
+            return {}
 
     def deployments_ready(self) -> bool:
         try:

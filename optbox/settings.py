@@ -76,8 +76,9 @@ class Settings(BaseSettings):
         "auto", description="auto: isolate with what the host offers, warn loudly about the rest; required: refuse to run without bubblewrap and cgroups.")
     # A host lacking a mechanism, on purpose: to test the fallbacks, or where one misbehaves (a broken bwrap, a
     # cgroup tree another manager fights over). Withheld ones are reported missing as if the host had none.
-    run_sandbox_without: Annotated[set[Literal["bwrap", "cgroups"]], NoDecode] = Field(
-        default_factory=set, description="Mechanisms not to use even if the host has them: comma-separated bwrap, cgroups.")
+    run_sandbox_without: Annotated[set[Literal["bwrap", "system-bwrap", "cgroups"]], NoDecode] = Field(
+        default_factory=set, description="Mechanisms not to use even if the host has them: comma-separated bwrap, cgroups, "
+        "or system-bwrap (use the bundled bwrap even where the system has one).")
     run_concurrency: int = Field(2, ge=1, description="Runs of one model type at once; more wait queued (Prefect work-queue limits).")
     retention_days: float = Field(30.0, gt=0, description="Logs and result files of runs finished longer ago are pruned by the maintenance flow.")
 

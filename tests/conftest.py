@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+
 import httpx
 import pytest
 
@@ -25,10 +27,10 @@ def _print_role_logs(system: Stack) -> None:
         print(f"----- {name} log (tail) -----\n{system.logs(name)[-6000:]}")
 
 
-def running_stack(system: Stack, request):
+def running_stack(system: Stack, request, before_worker=None):
     """Start `system`, yield it, stop it; its roles' logs are printed when it or the session failed."""
     try:
-        system.start()
+        system.start(before_worker)
     except Exception:
         _print_role_logs(system)
         system.stop()
@@ -39,9 +41,33 @@ def running_stack(system: Stack, request):
         _print_role_logs(system)  # what the processes said, for a failure seen only in CI
 
 
+@dataclass
+class StartUp:
+    """What the session's stack showed in the window between its API being up and its worker starting."""
+
+    health: dict = field(default_factory=dict)
+    execute: httpx.Response | None = None
+
+
+def look_into_start_up(seen: StartUp):
+    def before_worker(system: Stack) -> None:
+        with admin_client(system) as client:
+            seen.health = client.get("/api/health").json()
+            seen.execute = client.post("/api/optimization/execute", json={"modelType": "SO"})
+    return before_worker
+
+
 @pytest.fixture(scope="session")
-def stack(tmp_path_factory, request) -> Stack:
-    yield from running_stack(Stack(tmp_path_factory.mktemp("optbox-data")), request)
+def start_up() -> StartUp:
+    return StartUp()
+
+
+@pytest.fixture(scope="session")
+def stack(tmp_path_factory, request, start_up) -> Stack:
+    # The system's bwrap (where there is one) is withheld: models run under the bundled one, as on a fresh
+    # machine, and the sandbox tests (hostile models included) prove it isolates.
+    system = Stack(tmp_path_factory.mktemp("optbox-data"), extra_env={"OPTBOX_RUN_SANDBOX_WITHOUT": "system-bwrap"})
+    yield from running_stack(system, request, look_into_start_up(start_up))
 
 
 @pytest.fixture(scope="session")

