@@ -15,7 +15,6 @@ from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import RedirectResponse
 from starlette.datastructures import MutableHeaders
-from starlette.formparsers import MultiPartParser
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.auth import RateLimits, Role, check_auth_mode, identify
@@ -30,7 +29,7 @@ from api.realtime import Realtime
 from api.registry import resume_confirmations, stop_confirmations
 from api.routes import activity, auth, datasources, health, internal, models, runs
 from api.uploads import stop_model_checker, warm_model_checker
-from optbox.patches import freeze_startup_heap, spread_full_collections
+from optbox import patches
 from optbox.settings import Settings, get_settings
 from storage.db import Database, migrate
 from storage.file_stores import close_file_store, open_file_store
@@ -102,8 +101,8 @@ def create_app(settings: Settings | None = None) -> socketio.ASGIApp:
             app.state.mirror = mirror
             mirror.start()
             await db.open_pool()
-            freeze_startup_heap()
-            spread_full_collections()
+            patches.freeze_startup_heap()
+            patches.spread_full_collections()
             try:
                 yield
             finally:
@@ -122,9 +121,8 @@ def create_app(settings: Settings | None = None) -> socketio.ASGIApp:
     install_error_handlers(app)
     app.state.rate_limits = RateLimits(settings)
     app.add_middleware(BodyLimit, upload_bytes=settings.max_upload_bytes)
-    # An uploaded file is read whole into memory right after parsing (api/routes/models.py), and BodyLimit
-    # bounds it: spooling it to a temp file first only wrote and read back 10 MB (30-80 ms per big upload).
-    MultiPartParser.spool_max_size = max(MultiPartParser.spool_max_size, settings.max_upload_bytes + MULTIPART_OVERHEAD)
+    # An uploaded file is read whole into memory right after parsing (api/routes/models.py), and BodyLimit bounds it
+    patches.parse_uploads_in_memory(settings.max_upload_bytes + MULTIPART_OVERHEAD)
     if settings.cors_origins:
         app.add_middleware(CORSMiddleware, allow_origins=settings.cors_origins, allow_credentials=True,
                            allow_methods=["GET", "POST", "DELETE"], allow_headers=["Authorization", "Content-Type"])

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import Depends, Request
-from limits import RateLimitItem, WindowStats, parse, storage, strategies
+from limits import RateLimitItem, WindowStats, parse, strategies
 from limits.aio.storage import RedisStorage
 from limits.aio.strategies import MovingWindowRateLimiter
 from starlette.requests import HTTPConnection
@@ -28,6 +28,7 @@ from api.context import Facade
 from api.deps import FacadeDep
 from api.errors import ApiError
 from api.realtime import SESSION_COOKIE
+from optbox import patches
 from optbox.settings import Settings
 from storage import keys
 
@@ -125,25 +126,6 @@ Admin = Annotated[Identity, Depends(require(Role.admin))]
 WorkerKey = Annotated[Identity, Depends(require(Role.worker))]
 
 
-class _ExpiredByCallers(storage.MemoryStorage):
-    """limits' memory storage, its expired entries dropped by a hit at most every EXPIRE_EVERY_S instead of by
-    a new timer thread every 10 ms: under a burst of executes those thread starts held the event loop up to
-    16 ms each (a watchdog on the loop during bench case d). Expiry only bounds memory: a moving window
-    compares its entries' times itself."""
-
-    EXPIRE_EVERY_S = 1.0
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.timer.cancel()  # the one its constructor started
-        self._expired_at = time.monotonic()
-
-    def _MemoryStorage__schedule_expiry(self) -> None:  # the hook limits calls on every hit
-        if time.monotonic() - self._expired_at >= self.EXPIRE_EVERY_S:
-            self._expired_at = time.monotonic()
-            self._MemoryStorage__expire_events()
-
-
 class _InProcessLimiter:
     """limits' in-memory moving window, called directly. Its asyncio twin starts an expiry pass over
     every key on each hit, one thread hop per key under that key's lock: with twenty keys executing
@@ -151,7 +133,7 @@ class _InProcessLimiter:
     list operations, and no thread."""
 
     def __init__(self) -> None:
-        self.storage = _ExpiredByCallers()
+        self.storage = patches.rate_limit_memory_storage()
         self._limiter = strategies.MovingWindowRateLimiter(self.storage)
 
     async def hit(self, limit: RateLimitItem, *identifiers: str) -> bool:

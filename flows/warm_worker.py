@@ -14,18 +14,18 @@ Start latency: the worker asks Prefect for runs as soon as Prefect announces one
 preloads what a run would import and builds TLS contexts once (see `make bench`, case c).
 
 Contract: serves pools of type "process"; honours the deployment's job env
-(OPTBOX_FLOW_RETRIES etc.), read per run, not at import.
+(FLOW_RETRIES_ENV etc., optbox/protocol.py), read per run, not at import. What it uses of Prefect's
+runner internals comes from optbox/patches.py (`prefect-warm-worker`); with that patch off or on another
+Prefect version, `serve` runs Prefect's stock process worker instead.
 """
 
 from __future__ import annotations
 
 import asyncio
-import functools
 import importlib
 import logging
 import multiprocessing
 import os
-import ssl
 import sys
 import warnings
 from typing import Any
@@ -34,14 +34,13 @@ from uuid import UUID
 import anyio
 import anyio.abc
 from prefect.client.schemas.objects import FlowRun
-from prefect.runner._flow_run_executor import FlowRunExecutionResult, FlowRunExecutorContext
-from prefect.runner._process_manager import ProcessHandle, create_isolated_termination_scope
 from prefect.workers.base import BaseWorker
 from prefect.workers.process import ProcessJobConfiguration, ProcessWorker, ProcessWorkerResult
 from tenacity import AsyncRetrying, retry_if_exception, stop_after_delay, wait_exponential
 
 from flows.facade import is_transient
-from optbox import sandbox
+from optbox import patches, sandbox
+from optbox.protocol import FLOW_ENTRY_ENV, flow_retry_policy
 from optbox.settings import PROJECT_DIR
 
 # What a flow run would otherwise import after the fork (found by profiling a run with py-spy):
@@ -50,58 +49,10 @@ from optbox.settings import PROJECT_DIR
 PRELOAD = ["prefect.flow_engine", "prefect.context", "prefect.task_engine", "prefect.utilities.visualization",
            "anyio._backends._asyncio", "encodings.idna", "flows.market", "flows.maintenance", "flows.warm_worker"]
 HEAP_FREEZE = "flows.forkserver_heap"
-# A deployment names its flow in its job env (prefect.yaml); model runs are the default.
-FLOW_ENTRY_ENV = "OPTBOX_FLOW_ENTRY"
+# A deployment names its flow in its job env (prefect.yaml, FLOW_ENTRY_ENV); model runs are the default.
 DEFAULT_FLOW_ENTRY = "flows.market:run_optimization_model"
 _CONTROL_ENV = ("PREFECT__CONTROL_PORT", "PREFECT__CONTROL_TOKEN")
 log = logging.getLogger(__name__)
-
-
-def share_default_tls_context() -> None:
-    """Build the default TLS contexts once per process instead of once per client.
-
-    Each httpx client loads every CA certificate into a fresh SSLContext (tens of ms), and a
-    flow run opens about ten clients (Prefect's API, events, logs, the facade): profiled, that
-    was the largest single cost between Pending and the first line. Run in the forkserver, the
-    one context is inherited by every forked flow run. Only the default (verify=True, no client
-    cert) case is shared; clients given their own context or certificate are left alone.
-    """
-    from httpx import _config
-    from httpx._transports import default
-
-    if getattr(default.create_ssl_context, "shared_default", False):
-        return
-    create = _config.create_ssl_context
-
-    @functools.cache
-    def default_context(cert_file: str | None, cert_dir: str | None) -> ssl.SSLContext:
-        return create()
-
-    def create_ssl_context(verify: Any = True, cert: Any = None, trust_env: bool = True) -> ssl.SSLContext:
-        if verify is True and cert is None and trust_env:
-            return default_context(os.environ.get("SSL_CERT_FILE"), os.environ.get("SSL_CERT_DIR"))
-        return create(verify=verify, cert=cert, trust_env=trust_env)
-
-    create_ssl_context.shared_default = True  # type: ignore[attr-defined]
-    default.create_ssl_context = create_ssl_context
-    default_context(os.environ.get("SSL_CERT_FILE"), os.environ.get("SSL_CERT_DIR"))
-
-    # Prefect's clients build theirs with ssl.create_default_context(cafile=...) and never change
-    # it afterwards; share those per CA file too. Calls with any other argument (Prefect's
-    # insecure mode starts from a bare create_default_context() and loosens it) stay fresh.
-    fresh_context = ssl.create_default_context
-
-    @functools.cache
-    def verified_context(cafile: str) -> ssl.SSLContext:
-        return fresh_context(cafile=cafile)
-
-    def create_default_context(*args: Any, **kwargs: Any) -> ssl.SSLContext:
-        if not args and kwargs.keys() == {"cafile"} and isinstance(kwargs["cafile"], str):
-            return verified_context(kwargs["cafile"])
-        return fresh_context(*args, **kwargs)
-
-    ssl.create_default_context = create_default_context
-    verified_context(_prefect_ca_file())  # built before any run is forked: each run's Prefect client asks for it
 
 
 def _prefect_ca_file() -> str:
@@ -149,10 +100,8 @@ def run_forked_flow_run(flow_run: FlowRun, env: dict[str, str]) -> None:
     from prefect.flow_engine import run_flow
     from prefect.settings import Settings
 
-    flow = _load_flow(env.get(FLOW_ENTRY_ENV, DEFAULT_FLOW_ENTRY)).with_options(
-        retries=int(env.get("OPTBOX_FLOW_RETRIES", "0")),
-        retry_delay_seconds=int(env.get("OPTBOX_FLOW_RETRY_DELAY_S", "60")),
-    )
+    retries, retry_delay_s = flow_retry_policy(env)
+    flow = _load_flow(env.get(FLOW_ENTRY_ENV, DEFAULT_FLOW_ENTRY)).with_options(retries=retries, retry_delay_seconds=retry_delay_s)
     with SettingsContext(profile=get_settings_context().profile, settings=Settings()):
         with handle_engine_signals(flow_run.id):
             outcome = run_flow(flow, flow_run=flow_run)
@@ -167,7 +116,7 @@ class ForkedFlowStarter:
         self._env = {key: value for key, value in env.items() if value is not None}
         self._control_channel = control_channel
 
-    async def start(self, flow_run: FlowRun, task_status: anyio.abc.TaskStatus[ProcessHandle] = anyio.TASK_STATUS_IGNORED) -> None:
+    async def start(self, flow_run: FlowRun, task_status: anyio.abc.TaskStatus[Any] = anyio.TASK_STATUS_IGNORED) -> None:
         env = dict(self._env)
         if self._control_channel is not None:
             try:
@@ -177,7 +126,7 @@ class ForkedFlowStarter:
                 pass  # no loopback listener: cancellation falls back to kill-only
         process = forkserver().Process(target=run_forked_flow_run, args=(flow_run, env), name=f"flow-run-{flow_run.id}")
         await anyio.to_thread.run_sync(process.start)
-        task_status.started(ProcessHandle(process, termination_scope=create_isolated_termination_scope(process.pid)))
+        task_status.started(RUNNER.ProcessHandle(process, termination_scope=RUNNER.create_isolated_termination_scope(process.pid)))
         await anyio.to_thread.run_sync(process.join)
 
 
@@ -189,7 +138,9 @@ def _load_flow(entry: str):
     return getattr(importlib.import_module(module), attribute)
 
 
-share_default_tls_context()  # at import: in the forkserver (preloaded) and in the worker alike
+# At import: in the forkserver (preloaded, so every forked run inherits the contexts) and in the worker alike.
+patches.share_default_tls_contexts([_prefect_ca_file()])
+RUNNER = patches.prefect_runner()  # None: Prefect's stock process worker runs the flows (see `serve`)
 
 
 def _flow_resolver(env: dict[str, str | None]):
@@ -208,27 +159,15 @@ with warnings.catch_warnings():
     class WarmProcessWorker(ProcessWorker):
         type = "process"
 
-        async def _give_worker_labels_to_flow_run(self, flow_run_id: UUID) -> None:
-            """Labels name the worker in Prefect's UI; a Prefect too busy to take them (503s past its client's
-            retries, seen right after 500 executes) is asked again for LABELS_PATIENCE_S, then the run goes
-            on without them. Stock Prefect crashes the run there, before it has started."""
-            try:
-                async for attempt in AsyncRetrying(retry=retry_if_exception(is_transient), wait=wait_exponential(multiplier=0.1, max=2.0),
-                                                   stop=stop_after_delay(LABELS_PATIENCE_S), reraise=True):
-                    with attempt:
-                        await super()._give_worker_labels_to_flow_run(flow_run_id)
-            except Exception as exc:  # noqa: BLE001 - cosmetic: never worth a crashed run
-                self._logger.warning("flow run %s goes on without its worker labels: %s", flow_run_id, exc)
-
         async def run(self, flow_run: FlowRun, configuration: ProcessJobConfiguration,
                       task_status: anyio.abc.TaskStatus[int] | None = None) -> ProcessWorkerResult:
             task_status = task_status or anyio.TASK_STATUS_IGNORED
-            execution: FlowRunExecutionResult | None = None
-            async with FlowRunExecutorContext() as ctx:
+            execution = None
+            async with RUNNER.FlowRunExecutorContext() as ctx:
                 starter = ForkedFlowStarter(env=configuration.env, control_channel=ctx.control_channel)
                 executor = ctx.create_executor(flow_run, starter, resolve_flow=_flow_resolver(configuration.env), propose_submitting=False)
 
-                async def execute(*, task_status: anyio.abc.TaskStatus[ProcessHandle] = anyio.TASK_STATUS_IGNORED) -> None:
+                async def execute(*, task_status: anyio.abc.TaskStatus[Any] = anyio.TASK_STATUS_IGNORED) -> None:
                     nonlocal execution
                     execution = await executor.submit(task_status=task_status)
 
@@ -241,6 +180,22 @@ with warnings.catch_warnings():
 
 
 LABELS_PATIENCE_S = 30.0
+
+
+async def _label_patiently(give_labels, flow_run_id: UUID) -> None:
+    """Labels name the worker in Prefect's UI; a Prefect too busy to take them (503s past its client's
+    retries, seen right after a burst of executes) is asked again for LABELS_PATIENCE_S, then the run goes
+    on without them. Stock Prefect crashes the run there, before it has started."""
+    try:
+        async for attempt in AsyncRetrying(retry=retry_if_exception(is_transient), wait=wait_exponential(multiplier=0.1, max=2.0),
+                                           stop=stop_after_delay(LABELS_PATIENCE_S), reraise=True):
+            with attempt:
+                await give_labels()
+    except Exception as exc:  # noqa: BLE001 - cosmetic: never worth a crashed run
+        log.warning("flow run %s goes on without its worker labels: %s", flow_run_id, exc)
+
+
+patches.label_flow_runs_patiently(WarmProcessWorker, _label_patiently)
 
 
 def announce_sandbox(printer=print) -> None:
@@ -266,7 +221,7 @@ async def poll_when_scheduled(worker: BaseWorker) -> None:
         try:
             async with get_events_subscriber(filter=scheduled, reconnect_on_clean_close=True) as subscriber:
                 async for _ in subscriber:
-                    if worker._has_successfully_synced:  # noqa: SLF001 - the poll loop's own readiness flag
+                    if patches.worker_has_synced(worker):
                         await worker.get_and_submit_flow_runs()
         except Exception:  # noqa: BLE001 - the event stream is an accelerator; polling carries on without it
             log.warning("Prefect's event stream is unavailable; starting runs at the poll interval", exc_info=True)
@@ -274,8 +229,12 @@ async def poll_when_scheduled(worker: BaseWorker) -> None:
 
 
 async def serve(work_pool: str, name: str | None = None) -> None:
-    """Run the warm worker until cancelled."""
+    """Run the warm worker until cancelled (Prefect's stock process worker when the patch is off)."""
     await anyio.to_thread.run_sync(announce_sandbox)
+    if RUNNER is None:
+        async with ProcessWorker(work_pool_name=work_pool, name=name) as worker:
+            await worker.start(printer=print)
+        return
     await anyio.to_thread.run_sync(warm_up)
     async with WarmProcessWorker(work_pool_name=work_pool, name=name) as worker:
         # a plain task, not a task group: the worker's own loops own the cancel scopes at shutdown

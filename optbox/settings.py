@@ -82,7 +82,11 @@ class Settings(BaseSettings):
     run_concurrency: int = Field(2, ge=1, description="Runs of one model type at once; more wait queued (Prefect work-queue limits).")
     retention_days: float = Field(30.0, gt=0, description="Logs and result files of runs finished longer ago are pruned by the maintenance flow.")
 
-    @field_validator("run_sandbox_without", mode="before")
+    # --- tuning of other libraries (optbox/patches.py) ---
+    patches_off: Annotated[set[str], NoDecode] = Field(
+        default_factory=set, description="Patches of other libraries not to apply, comma-separated names from optbox/patches.py, or all.")
+
+    @field_validator("run_sandbox_without", "patches_off", mode="before")
     @classmethod
     def _comma_separated(cls, value: object) -> object:
         return {part.strip() for part in value.split(",") if part.strip()} if isinstance(value, str) else value

@@ -102,3 +102,31 @@ def strongly_connected_cycles(graph: dict[str, set[str]]) -> list[list[str]]:
 
 def test_the_cycle_finder_finds_a_circle_of_two():
     assert strongly_connected_cycles({"a": {"b"}, "b": {"a"}, "c": {"a"}}) == [["a", "b"]]
+
+
+PATCHES_MODULE = "optbox.patches"
+
+
+def foreign_private_names(path: Path) -> list[str]:
+    """Private names of other libraries `path` uses: a private module or name imported from a library,
+    or a name-mangled attribute (`_Class__name`)."""
+    found = []
+    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+        if isinstance(node, ast.ImportFrom) and node.level == 0 and node.module and node.module.split(".")[0] not in PROJECT_PACKAGES:
+            private_module = any(part.startswith("_") and not part.startswith("__") for part in node.module.split("."))
+            private_names = [alias.name for alias in node.names if alias.name.startswith("_") and not alias.name.startswith("__")]
+            if private_module or private_names:
+                found.append(f"line {node.lineno}: from {node.module} import {', '.join(a.name for a in node.names)}")
+        elif isinstance(node, ast.Import):
+            found += [f"line {node.lineno}: import {alias.name}" for alias in node.names
+                      if alias.name.split(".")[0] not in PROJECT_PACKAGES and any(p.startswith("_") and not p.startswith("__") for p in alias.name.split("."))]
+        elif isinstance(node, ast.Attribute | ast.FunctionDef) and "__" in (name := getattr(node, "attr", None) or node.name).lstrip("_")[:-2] \
+                and name.startswith("_") and not name.startswith("__"):
+            found.append(f"line {node.lineno}: {name}")
+    return found
+
+
+def test_only_the_patches_module_touches_other_libraries_private_names():
+    wrong = {name: used for name, path in product_modules().items() if name != PATCHES_MODULE and (used := foreign_private_names(path))}
+    assert not wrong
+    assert foreign_private_names(product_modules()[PATCHES_MODULE])  # the check sees what the patches module does

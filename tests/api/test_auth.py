@@ -5,8 +5,6 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import threading
-import time
 
 import httpx
 import pytest
@@ -165,21 +163,3 @@ async def test_socket_accepts_its_own_origin_and_refuses_a_foreign_one(stack):
     with pytest.raises(socketio.exceptions.ConnectionError):
         await foreign.connect(stack.api_url, transports=["websocket"], auth={"token": ADMIN_TOKEN},
                               headers={"Origin": "http://evil.example"}, wait_timeout=5)
-
-
-async def test_rate_limit_hits_start_no_thread_and_expired_entries_are_dropped(monkeypatch):
-    from limits import parse
-
-    from api.auth import _InProcessLimiter
-
-    limiter = _InProcessLimiter()
-    limiter.storage.EXPIRE_EVERY_S = 0.0
-    started = []
-    monkeypatch.setattr(threading.Thread, "start", lambda thread: started.append(thread))
-    one_a_second = parse("5/second")
-    assert [await limiter.hit(one_a_second, "execute", "k") for _ in range(6)] == [True] * 5 + [False]
-    assert started == []
-    time.sleep(1.05)
-    assert await limiter.hit(parse("5/minute"), "execute", "other")  # a hit on any key drops what has expired
-    assert limiter.storage.events.get("LIMITER/execute/k/5/1/second", []) == []
-    assert await limiter.hit(one_a_second, "execute", "k")

@@ -2,10 +2,20 @@
 
 from __future__ import annotations
 
+import logging
+import os
 import subprocess
 import sys
+import threading
+import time
 
-from optbox.settings import PROJECT_DIR
+import pytest
+from limits import parse
+from limits.storage import MemoryStorage
+from limits.strategies import MovingWindowRateLimiter
+
+from optbox import patches
+from optbox.settings import PROJECT_DIR, get_settings
 
 
 def test_freezing_the_startup_heap_takes_it_out_of_the_collectors_reach():
@@ -32,3 +42,77 @@ print(*[s["collections"] - b for s, b in zip(gc.get_stats(), before)])"""
         runs[mode] = list(map(int, out.split()))
     assert runs["default"][2] >= 2 and runs["spread"][2] == 0  # the survivors brought full collections by default only
     assert runs["spread"][0] >= runs["default"][0] // 2  # young ones as before
+
+
+@pytest.mark.parametrize("patch", patches.PATCHES.values(), ids=lambda patch: patch.name)
+def test_every_symbol_a_patch_relies_on_is_still_there(patch):
+    assert patches.missing_symbols(patch) == []
+
+
+@pytest.mark.parametrize("patch", patches.PATCHES.values(), ids=lambda patch: patch.name)
+def test_every_patch_applies_to_the_versions_we_pin(patch, fresh_decisions):
+    """A dependency upgrade past a patch's tested versions turns it off at run time; this says so at test time,
+    so the patch is checked (and measured) again for the new version."""
+    assert patches.active(patch), f"{patch.library} {patches.installed_version(patch.library)} not in {patch.tested}"
+
+
+@pytest.fixture
+def fresh_decisions(monkeypatch):
+    """`active` decides once per process; these tests decide again under their own settings."""
+    patches.active.cache_clear()
+    get_settings.cache_clear()
+    yield monkeypatch
+    monkeypatch.delenv("OPTBOX_PATCHES_OFF", raising=False)
+    patches.active.cache_clear()
+    get_settings.cache_clear()
+
+
+def test_a_library_version_the_patch_was_not_checked_against_runs_stock_and_says_so(fresh_decisions, caplog):
+    fresh_decisions.setattr(patches, "installed_version", lambda library: "99.0")
+    with caplog.at_level(logging.WARNING, logger="optbox.patches"):
+        assert patches.prefect_runner() is None
+        assert type(patches.rate_limit_memory_storage()) is MemoryStorage
+    assert "prefect-warm-worker not applied: prefect 99.0" in caplog.text
+
+
+def test_patches_switched_off_by_name_or_all_run_the_stock_library(fresh_decisions):
+    fresh_decisions.setenv("OPTBOX_PATCHES_OFF", "limits-expiry-on-hits")
+    assert type(patches.rate_limit_memory_storage()) is MemoryStorage and patches.prefect_runner() is not None
+    patches.active.cache_clear()
+    get_settings.cache_clear()
+    fresh_decisions.setenv("OPTBOX_PATCHES_OFF", "all")
+    assert not any(patches.active(patch) for patch in patches.PATCHES.values())
+
+
+def test_switched_off_the_heap_is_not_frozen():
+    script = "import gc\nfrom optbox.patches import freeze_startup_heap\nfreeze_startup_heap()\nprint(gc.get_freeze_count())"
+    frozen = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True, cwd=PROJECT_DIR,
+                            env={**os.environ, "OPTBOX_PATCHES_OFF": "gc-freeze"}).stdout
+    assert int(frozen) == 0
+
+
+def test_tls_contexts_for_one_ca_file_are_built_once_and_other_asks_get_fresh_ones():
+    script = """import ssl, certifi, httpx
+from optbox.patches import share_default_tls_contexts
+share_default_tls_contexts([certifi.where()])
+same = ssl.create_default_context(cafile=certifi.where()) is ssl.create_default_context(cafile=certifi.where())
+other = ssl.create_default_context() is ssl.create_default_context()
+httpx.get  # clients still build and verify
+print(same, other)"""
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True, cwd=PROJECT_DIR).stdout
+    assert out.split() == ["True", "False"]
+
+
+async def test_rate_limit_hits_start_no_thread_and_expired_entries_are_dropped(monkeypatch):
+    storage = patches.rate_limit_memory_storage()
+    storage.expire_every_s = 0.0
+    limiter = MovingWindowRateLimiter(storage)
+    started = []
+    monkeypatch.setattr(threading.Thread, "start", lambda thread: started.append(thread))
+    five_a_second = parse("5/second")
+    assert [limiter.hit(five_a_second, "execute", "k") for _ in range(6)] == [True] * 5 + [False]
+    assert started == []
+    time.sleep(1.05)
+    assert limiter.hit(parse("5/minute"), "execute", "other")  # a hit on any key drops what has expired
+    assert storage.events.get("LIMITER/execute/k/5/1/second", []) == []
+    assert limiter.hit(five_a_second, "execute", "k")
