@@ -10,6 +10,17 @@ Events (payload keys camelCase, as the original dashboard's clients expect):
 Each goes to rooms `optimization`, `job:<jobId>`, `model:<type>`; a client in
 several of them gets it once.
 
+Batched clients: a client that connects with `batch: true` in its auth payload gets, instead of one
+`optimization:log` per line, one event per job per stored group of lines:
+  optimization:logs       {jobId, modelType, lines: [{seq, level, stream, message, timestamp}, …]}  (seq order)
+  optimization:replay     {jobId, modelType, afterSeq}  (it fell behind: fetch GET /jobs/{id}/logs?after_seq=afterSeq)
+It sits in the same rooms under the `batch:` prefix, so one emit reaches every batched viewer and
+python-socketio encodes its packet once for all of them. A client whose unsent packets pile up past
+MAX_BACKLOG (a slow network, a frozen tab) is not sent that job's batches until it has drained to a
+quarter of that; it is told once, with `optimization:replay`, where its live lines stopped. Nothing is
+skipped silently: every line is stored before it is emitted, and the next batch it gets skips ahead.
+Job events (started, status, completed, …) reach batched and per-line clients alike.
+
 Replicas: with OPTBOX_REDIS_URL every emit goes through python-socketio's
 AsyncRedisManager (Redis pub/sub), so a client connected to any API replica gets
 the events of runs whose lines reached another one. Without it the in-memory
@@ -32,10 +43,28 @@ from storage.models import JobRun
 
 LOBBY = "optimization"
 SESSION_COOKIE = "optbox_session"  # the page's HttpOnly sign-in cookie (set by api/routes/auth.py)
+BATCH_PREFIX = "batch:"
+NAMESPACE = "/"
+# Unsent engine.io packets of one client past which it stops getting a job's batches and is told to replay
+# (at 1,000 lines/s a stored group goes out every 10-20 ms: about a second behind)
+MAX_BACKLOG = 64
 
 
 def job_rooms(job_id: str, model_type: str) -> list[str]:
     return [LOBBY, f"job:{job_id}", f"model:{model_type}"]
+
+
+def batched(rooms: list[str]) -> list[str]:
+    return [BATCH_PREFIX + room for room in rooms]
+
+
+def _wants_batches(auth: Any) -> bool:
+    return isinstance(auth, dict) and auth.get("batch") is True
+
+
+def line_payload(line: LogLine) -> dict[str, Any]:
+    return {"seq": line.seq, "level": line.level.value, "stream": line.stream.value, "message": line.message,
+            "timestamp": line.timestamp.isoformat()}
 
 
 async def _refuse_everyone(_: str | None) -> bool:
@@ -76,7 +105,13 @@ class Realtime:
         self.allowed_origins = set(cors_origins or [])
         self.sio = socketio.AsyncServer(async_mode="asgi", cors_allowed_origins=self._origin_allowed, client_manager=client_manager)
         self.authenticate: Callable[[str | None], Awaitable[bool]] = _refuse_everyone
+        self._batched: set[str] = set()  # sids of clients that asked for batches
+        self._told_to_replay: dict[tuple[str, str], int] = {}  # (sid, job id) → the seq it was told to replay after
         self._register_handlers()
+
+    def _rooms_of(self, sid: str, rooms: list[str]) -> list[str]:
+        """The rooms a client joins when it asks for `rooms`: under the batch prefix for batched clients."""
+        return batched(rooms) if sid in self._batched else rooms
 
     def _origin_allowed(self, origin: str, environ: dict) -> bool:
         """Browsers may connect from this server's own origin or a configured one (OPTBOX_CORS_ORIGINS)."""
@@ -90,46 +125,85 @@ class Realtime:
         async def connect(sid, environ, auth=None):
             if not await self.authenticate(_handshake_token(environ, auth)):
                 raise socketio.exceptions.ConnectionRefusedError("unauthorized: pass auth {token} or sign in first")
-            await sio.enter_room(sid, LOBBY)
-            await sio.emit("connected", {"sid": sid, "rooms": [LOBBY]}, to=sid)
+            if _wants_batches(auth):
+                self._batched.add(sid)
+            for room in self._rooms_of(sid, [LOBBY]):
+                await sio.enter_room(sid, room)
+            await sio.emit("connected", {"sid": sid, "rooms": [LOBBY], "batch": sid in self._batched}, to=sid)
+
+        @sio.event
+        async def disconnect(sid, *_):
+            self._batched.discard(sid)
+            for key in [key for key in self._told_to_replay if key[0] == sid]:
+                del self._told_to_replay[key]
 
         @sio.on("optimization:subscribe")
         async def optimization_subscribe(sid, data=None):
             rooms = _subscription_rooms(data)
-            for room in rooms:
+            for room in self._rooms_of(sid, rooms):
                 await sio.enter_room(sid, room)
             return {"ok": True, "rooms": rooms}
 
         @sio.on("optimization:unsubscribe")
         async def optimization_unsubscribe(sid, data=None):
             rooms = _subscription_rooms(data)
-            for room in rooms:
+            for room in self._rooms_of(sid, rooms):
                 await sio.leave_room(sid, room)
             return {"ok": True, "rooms": rooms}
 
         @sio.on("subscribe")
         async def subscribe(sid, room=None):
             if isinstance(room, str) and room:
-                await sio.enter_room(sid, room)
+                for joined in self._rooms_of(sid, [room]):
+                    await sio.enter_room(sid, joined)
                 return {"ok": True, "room": room}
             return {"ok": False, "error": "room must be a non-empty string"}
 
         @sio.on("unsubscribe")
         async def unsubscribe(sid, room=None):
             if isinstance(room, str) and room:
-                await sio.leave_room(sid, room)
+                for joined in self._rooms_of(sid, [room]):
+                    await sio.leave_room(sid, joined)
             return {"ok": True, "room": room}
 
     async def _emit(self, event: str, payload: dict[str, Any], job_id: str, model_type: str) -> None:
-        await self.sio.emit(event, payload, to=job_rooms(job_id, model_type))
+        rooms = job_rooms(job_id, model_type)
+        await self.sio.emit(event, payload, to=rooms + batched(rooms))
 
     async def lines(self, job_id: str, model_type: str, lines: Sequence[LogLine]) -> None:
+        """Broadcast stored lines (seq order): one event per line to per-line clients, one batch to batched ones."""
+        if not lines:
+            return
         rooms = job_rooms(job_id, model_type)
         for line in lines:
-            await self.sio.emit("optimization:log", {
-                "jobId": job_id, "modelType": model_type, "seq": line.seq, "level": line.level.value,
-                "stream": line.stream.value, "message": line.message, "timestamp": line.timestamp.isoformat(),
-            }, to=rooms)
+            await self.sio.emit("optimization:log", {"jobId": job_id, "modelType": model_type, **line_payload(line)}, to=rooms)
+        batch_rooms = batched(rooms)
+        behind = await self._hold_back_slow_clients(batch_rooms, job_id, model_type, lines[0].seq)
+        await self.sio.emit("optimization:logs", {"jobId": job_id, "modelType": model_type, "lines": [line_payload(line) for line in lines]},
+                            to=batch_rooms, skip_sid=behind or None)
+
+    async def _hold_back_slow_clients(self, rooms: list[str], job_id: str, model_type: str, first_seq: int) -> list[str]:
+        """Batched clients of this process that are too far behind to be sent more of `job_id` now; each is told
+        once where its live lines stopped, and gets batches again once it has drained."""
+        behind = []
+        for sid, eio_sid in self.sio.manager.get_participants(NAMESPACE, rooms):
+            backlog = self._backlog(eio_sid)
+            key = (sid, job_id)
+            if key in self._told_to_replay:
+                if backlog > MAX_BACKLOG // 4:
+                    behind.append(sid)
+                else:
+                    del self._told_to_replay[key]  # drained: live again, from this batch on
+            elif backlog > MAX_BACKLOG:
+                self._told_to_replay[key] = first_seq - 1
+                behind.append(sid)
+                await self.sio.emit("optimization:replay", {"jobId": job_id, "modelType": model_type, "afterSeq": first_seq - 1}, to=sid)
+        return behind
+
+    def _backlog(self, eio_sid: str) -> int:
+        """Packets queued for a client and not yet written to its connection."""
+        socket = self.sio.eio.sockets.get(eio_sid)
+        return socket.queue.qsize() if socket is not None else 0
 
     async def progress(self, job: JobRun) -> None:
         await self._emit("optimization:status", {

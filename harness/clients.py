@@ -56,9 +56,10 @@ def all_lines(api: httpx.Client, job_id: str) -> list[dict]:
 class EventRecorder:
     """A real Socket.IO client that records every optimization:* event it gets."""
 
-    def __init__(self, url: str, token: str | None = ADMIN_TOKEN) -> None:
+    def __init__(self, url: str, token: str | None = ADMIN_TOKEN, batch: bool = False) -> None:
         self.url = url
         self.token = token
+        self.batch = batch  # ask for optimization:logs batches instead of one optimization:log per line
         self.client = socketio.AsyncClient(reconnection=True, reconnection_delay=0.2, reconnection_delay_max=1)
         self.events: list[tuple[str, dict]] = []
         self.client.on("*", self._record)
@@ -67,7 +68,8 @@ class EventRecorder:
         self.events.append((event, data))
 
     async def __aenter__(self) -> EventRecorder:
-        await self.client.connect(self.url, transports=["websocket"], wait_timeout=10, auth={"token": self.token})
+        auth = {"token": self.token, **({"batch": True} if self.batch else {})}
+        await self.client.connect(self.url, transports=["websocket"], wait_timeout=10, auth=auth)
         await self.wait_for(lambda: any(e == "connected" for e, _ in self.events), 10, "connected")
         return self
 
@@ -76,6 +78,17 @@ class EventRecorder:
 
     def of(self, event: str, job_id: str | None = None) -> list[dict]:
         return [d for e, d in self.events if e == event and (job_id is None or d.get("jobId") == job_id)]
+
+    def lines_of(self, job_id: str) -> list[dict]:
+        """Every live line of `job_id` in the order it arrived, per-line events and batches alike."""
+        found = []
+        for event, data in self.events:
+            if data and data.get("jobId") == job_id:
+                if event == "optimization:log":
+                    found.append(data)
+                elif event == "optimization:logs":
+                    found += data["lines"]
+        return found
 
     async def wait_for(self, predicate, timeout: float, what: str):
         deadline = time.monotonic() + timeout

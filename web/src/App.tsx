@@ -1,9 +1,9 @@
 // The sandbox page: sign-in check, then the workspace. One socket and one log store for the page.
 import { useCallback, useEffect, useMemo, useRef, useState } from "react";
 import { api } from "./lib/api";
-import { LogStore } from "./lib/logStore";
+import { LogStore, type LogBatch } from "./lib/logStore";
 import { connect, JOB_EVENTS, type JobEvent } from "./lib/realtime";
-import type { LogLine, Model } from "./lib/types";
+import type { Model } from "./lib/types";
 import { Header } from "./components/Header";
 import { UploadCard } from "./components/UploadCard";
 import { ControlPanel } from "./components/ControlPanel";
@@ -63,7 +63,8 @@ function Workspace({ me }: { me: Me }) {
 
   useEffect(() => {
     let everConnected = false;
-    const onLog = (line: LogLine) => store.receive(line);
+    const onLogs = (batch: LogBatch) => store.receiveBatch(batch);
+    const onReplay = (notice: { jobId: string }) => void store.backfill(notice.jobId);
     const onJob = (event: JobEvent) => {
       store.track(event.jobId, event.modelType);
       setLastEvent(event);
@@ -86,11 +87,13 @@ function Workspace({ me }: { me: Me }) {
       await store.resync();
       bumpJobs();
     };
-    socket.on("optimization:log", onLog);
+    socket.on("optimization:logs", onLogs);
+    socket.on("optimization:replay", onReplay);
     for (const name of JOB_EVENTS) socket.on(name, onJob);
     socket.on("connect", onConnect);
     return () => {
-      socket.off("optimization:log", onLog);
+      socket.off("optimization:logs", onLogs);
+      socket.off("optimization:replay", onReplay);
       for (const name of JOB_EVENTS) socket.off(name, onJob);
       socket.off("connect", onConnect);
     };

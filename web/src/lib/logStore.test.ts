@@ -32,6 +32,34 @@ describe("LogStore", () => {
     expect(calls).toEqual([]);
   });
 
+  it("takes a batch as its lines in seq order and tells its listeners once", () => {
+    const { fetchAfter, calls } = server(() => 4);
+    const store = new LogStore(fetchAfter);
+    store.track("job-a", "SO");
+    let heard = 0;
+    store.subscribe(() => heard++);
+    const batch = (seqsOf: number[]) => ({
+      jobId: "job-a", modelType: "SO", lines: seqsOf.map((seq) => { const { jobId: _j, modelType: _m, ...rest } = line(seq); return rest; }),
+    });
+    store.receiveBatch(batch([1, 2, 3]));
+    store.receiveBatch(batch([3, 4]));
+    expect(seqs(store)).toEqual([1, 2, 3, 4]);
+    expect(heard).toBe(2);
+    expect(calls).toEqual([]);
+  });
+
+  it("backfills when a batch skips ahead (the client was held back)", async () => {
+    const { fetchAfter } = server(() => 8, 1000);
+    const store = new LogStore(fetchAfter);
+    store.track("job-a", "SO");
+    const only = (seq: number) => { const { jobId: _j, modelType: _m, ...rest } = line(seq); return rest; };
+    store.receiveBatch({ jobId: "job-a", modelType: "SO", lines: [only(1), only(2)] });
+    store.receiveBatch({ jobId: "job-a", modelType: "SO", lines: [only(7), only(8)] });
+    await store.backfill("job-a");
+    await new Promise((resolve) => setTimeout(resolve, 0));
+    expect(seqs(store)).toEqual([1, 2, 3, 4, 5, 6, 7, 8]);
+  });
+
   it("drops a line it already holds", () => {
     const store = new LogStore(server(() => 2).fetchAfter);
     store.track("job-a");

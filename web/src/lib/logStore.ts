@@ -17,6 +17,12 @@ export interface LogPage {
   hasMore: boolean;
 }
 
+export interface LogBatch {
+  jobId: string;
+  modelType: string;
+  lines: Omit<LogLine, "jobId" | "modelType">[];
+}
+
 export type FetchAfter = (jobId: string, afterSeq: number) => Promise<LogPage>;
 
 interface JobCursor {
@@ -34,6 +40,7 @@ export class LogStore {
   version = 0;
   private cursors = new Map<string, JobCursor>();
   private nextKey = 1;
+  private quiet = false; // inside a batch: listeners hear once, at its end
   private listeners = new Set<() => void>();
 
   constructor(private fetchAfter: FetchAfter, readonly maxLines = 100_000) {}
@@ -55,6 +62,17 @@ export class LogStore {
   /** A job the page knows started after it loaded: its lines begin at seq 1. */
   track(jobId: string, modelType?: string): void {
     if (!this.cursors.has(jobId)) this.cursors.set(jobId, this.cursor(modelType));
+  }
+
+  /** A live batch from the socket (`optimization:logs`): its lines in seq order, one change for all. */
+  receiveBatch(batch: LogBatch): void {
+    this.quiet = true;
+    try {
+      for (const line of batch.lines) this.receive({ ...line, jobId: batch.jobId, modelType: batch.modelType });
+    } finally {
+      this.quiet = false;
+    }
+    this.changed();
   }
 
   /** A live line from the socket. */
@@ -153,6 +171,7 @@ export class LogStore {
   }
 
   private changed(): void {
+    if (this.quiet) return;
     this.version++;
     for (const listener of this.listeners) listener();
   }

@@ -1,5 +1,7 @@
 // One Socket.IO connection for the page. The handshake carries the HttpOnly session cookie
-// (same origin), so the page never handles a key. Events: see api/realtime.py.
+// (same origin), so the page never handles a key. Events: see api/realtime.py. The page asks for
+// batched lines; a batch that skips ahead (it was held back, or told to replay) is backfilled by the
+// log store from GET …/logs?after_seq.
 import { io, type Socket } from "socket.io-client";
 import { useEffect, useState } from "react";
 
@@ -30,6 +32,8 @@ export function connect(): Socket {
   return io({
     path: "/socket.io",
     withCredentials: true,
+    // one optimization:logs event per job per stored group of lines instead of one event per line
+    auth: { batch: true },
     autoConnect: false, // the workspace connects on mount and disconnects on unmount
     reconnectionDelay: 300,
     reconnectionDelayMax: 2000,
