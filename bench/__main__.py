@@ -1,7 +1,7 @@
 """`python -m bench` (what `make bench` runs): start the system, measure, print the table, write JSON.
 
   --quick        smaller counts (a smoke run, not the reference figures)
-  --cases a,c    only these of a–g (references always run for the cases that use them)
+  --cases a,c    only these of a–g and i (references always run for the cases that use them)
   --out PATH     where the JSON goes (default bench/results/latest.json)
   --set KEY=VALUE an environment setting for the system (repeatable), e.g. --set OPTBOX_WORKER_POLL_S=5
   --profile ROLE py-spy the api, worker or prefect process (and its children) through the run; collapsed
@@ -23,7 +23,7 @@ from pathlib import Path
 
 import httpx
 
-from bench import cases
+from bench import cases, fanout
 from bench.clients import Listener
 from bench.prefect_stock import StockServer
 from bench.stats import fmt, ratio, render
@@ -41,7 +41,7 @@ def _met(value, limit) -> str:
 
 
 CASE_NAMES = {"a": "(a) print → client", "b": "(b) 100,000-line burst", "c": "(c) click → first line", "d": "(d) POST /execute, 20 clients",
-              "e": "(e) 10 MB upload", "f": "(f) 10 models × 1000/s", "g": "(g) output flood, health"}
+              "e": "(e) 10 MB upload", "f": "(f) 10 models × 1000/s", "g": "(g) output flood, health", "i": "(i) viewers of one run"}
 
 
 async def measure(system: Stack, selected: set[str], quick: bool) -> tuple[dict, list[dict]]:
@@ -55,7 +55,7 @@ async def measure(system: Stack, selected: set[str], quick: bool) -> tuple[dict,
         await bench.execute(1, 0)  # one run first: the forkserver and every connection warm
         await asyncio.sleep(3)
         try:
-            for letter in "ecabdgf":  # quiet cases first, the one that loads the machine last
+            for letter in "ecabdgfi":  # quiet cases first, the one that loads the machine last
                 if letter not in selected:
                     continue
                 results.setdefault("settled_s", {})[letter] = round(await cases.settled(bench.system), 1)
@@ -161,7 +161,34 @@ async def case_g(bench: cases.Bench, results: dict, scale: float) -> list[dict]:
              "target": "the cap's lines, in order", "met": "yes" if kept and g["status"] == "completed" else "no"}]
 
 
-CASES = {"a": case_a, "b": case_b, "c": case_c, "d": case_d, "e": case_e, "f": case_f, "g": case_g}
+VIEWERS = (1, 10, 100, 300)
+FAN_OUT_TARGETS = {(100, True): 100, (300, True): 250, (40, False): 250}  # p99 ms; per-line clients: today's 40-viewer figure
+
+
+async def case_i(bench: cases.Bench, results: dict, scale: float) -> list[dict]:
+    """One run at 1,000 lines/s watched by 1-300 viewers, batched and per-line; the ratio of each p99 to one viewer's."""
+    rows, runs = [], results.setdefault("i_fan_out", [])
+    seconds = 5 * scale if scale < 1 else 5
+    for batch, viewer_counts in ((True, VIEWERS), (False, (1, 10, 40, 100))):
+        one = None
+        for viewers in viewer_counts:
+            await cases.settled(bench.system)
+            run = await fanout.fan_out(bench, viewers, batch, 1000, seconds)
+            runs.append(run)
+            one = one or run
+            ok = run["all_lines"] == viewers and run["in_order"] and not run["disconnected"]
+            target = FAN_OUT_TARGETS.get((viewers, batch))
+            rows.append({"case": f"(i) {viewers} {'batched' if batch else 'per-line'} viewer{'s' if viewers > 1 else ''}, 1000/s",
+                         "measure": "p50 / p99, vs 1 viewer",
+                         "ours": f"{fmt(run['p50_ms'])} / {fmt(run['p99_ms'])} ms, "
+                                 + ("all, in order" if ok else f"{run['all_lines']}/{viewers} got all, {run['disconnected']} dropped, {run['replays']} replays"),
+                         "vs_floor": ratio(run["p99_ms"], one["p99_ms"]),
+                         "target": f"all, p99 ≤ {target} ms" if target else "",
+                         "met": ("yes" if ok and (run["p99_ms"] or 1e9) <= target else "no") if target else ""})
+    return rows
+
+
+CASES = {"a": case_a, "b": case_b, "c": case_c, "d": case_d, "e": case_e, "f": case_f, "g": case_g, "i": case_i}
 
 
 def _profile(system: Stack, role: str, folder: Path) -> subprocess.Popen:
@@ -175,7 +202,7 @@ def _profile(system: Stack, role: str, folder: Path) -> subprocess.Popen:
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true")
-    parser.add_argument("--cases", default="abcdefg")
+    parser.add_argument("--cases", default="abcdefgi")
     parser.add_argument("--out", type=Path, default=RESULTS)
     parser.add_argument("--profile", choices=["api", "worker", "prefect"])
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")

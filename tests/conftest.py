@@ -21,6 +21,8 @@ from harness.clients import (  # noqa: F401 - re-exported: test modules import t
 )
 from harness.stack import Stack
 
+pytest_plugins = ["tests.skips"]
+
 
 def _print_role_logs(system: Stack) -> None:
     for name in ("prefect", "worker", "api"):

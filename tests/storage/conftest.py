@@ -31,7 +31,7 @@ async def db(request, tmp_path):
     else:
         url = await _postgres_url()
         if url is None:
-            pytest.skip("no PostgreSQL at 127.0.0.1:5432")
+            pytest.fail("no PostgreSQL at 127.0.0.1:5432 (trust auth, user postgres): the storage tests run on it too")
     await asyncio.to_thread(migrate, url)
     database = Database(url)
     yield database
