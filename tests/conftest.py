@@ -18,6 +18,7 @@ from harness.clients import (  # noqa: F401 - re-exported: test modules import t
     wait_for_job,
 )
 from harness.stack import Stack
+from tests.deps import wheelhouse
 
 
 def _print_role_logs(system: Stack) -> None:
@@ -41,7 +42,9 @@ def running_stack(system: Stack, request):
 
 @pytest.fixture(scope="session")
 def stack(tmp_path_factory, request) -> Stack:
-    yield from running_stack(Stack(tmp_path_factory.mktemp("optbox-data")), request)
+    # models' dependencies resolve from PyPI plus a local wheelhouse of test packages (tests/deps/wheelhouse.py)
+    wheels = wheelhouse.fill(tmp_path_factory.mktemp("wheelhouse"))
+    yield from running_stack(Stack(tmp_path_factory.mktemp("optbox-data"), extra_env={"OPTBOX_PACKAGE_FIND_LINKS": str(wheels)}), request)
 
 
 @pytest.fixture(scope="session")
