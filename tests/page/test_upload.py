@@ -25,7 +25,7 @@ async def test_broken_model_shows_the_servers_message_with_its_line(signed_in, a
     page = signed_in.page
     said = upload(api, "broken_syntax.py", (SAMPLES / "broken_syntax.py").read_bytes(), "SO").json()["error"]
     assert "line 4" in said  # `def main(:`
-    await page.get_by_label("Model file (.py)").set_input_files(SAMPLES / "broken_syntax.py")
+    await page.get_by_label("Model file (.py, or .zip / .tar.gz of its files)").set_input_files(SAMPLES / "broken_syntax.py")
     await page.get_by_label("Model type").select_option("SO")
     await page.get_by_label("Description").fill("does not compile")
     await page.get_by_role("button", name="Upload").click()

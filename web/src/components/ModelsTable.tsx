@@ -48,6 +48,7 @@ export function ModelsTable({ models, reload, role = "admin" }: { models: Model[
             <th scope="col">Description</th>
             <th scope="col">Uploaded</th>
             <th scope="col">Size</th>
+            <th scope="col">Environment</th>
             <th scope="col">Actions</th>
           </tr>
         </thead>
@@ -61,6 +62,12 @@ export function ModelsTable({ models, reload, role = "admin" }: { models: Model[
                 <td>{m.description ?? ""}</td>
                 <td>{formatTime(m.uploaded_at)} by {m.uploaded_by}</td>
                 <td>{formatBytes(m.file_size)}</td>
+                <td data-testid="model-environment">
+                  {m.lock_sha256
+                    ? <span title={`dependency lock sha256 ${m.lock_sha256}`}>own packages · lock <span className="mono">{m.lock_sha256.slice(0, 12)}</span></span>
+                    : <span className="muted">base</span>}
+                  {m.entry && <span className="muted small"> · runs {m.entry}</span>}
+                </td>
                 <td className="actions">
                   {!admin && <span className="muted small">admins only</span>}
                   {admin && m.status !== "active" && m.status !== "archived" && (

@@ -15,6 +15,9 @@ export interface Model {
   uploaded_by: string;
   uploaded_at: string;
   file_size: number;
+  // a model archive's entry file, and the sha256 of its dependency lock (none: the base environment)
+  entry?: string | null;
+  lock_sha256?: string | null;
   last_run?: Job | null;
 }
 
@@ -43,6 +46,7 @@ export interface Job {
   model_sha256?: string | null;
   data_source_id?: number | null;
   data_source_sha256?: string | null;
+  lock_sha256?: string | null;
   limits?: RunLimits | null;
 }
 
