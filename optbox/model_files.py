@@ -100,8 +100,9 @@ def _requirements(table: dict, where: str) -> Requirements:
 def read_model(filename: str, data: bytes, entry: str | None = None) -> ModelFiles:
     """The upload's files, entry and requirements. A .py file's text must already have been checked (UTF-8)."""
     if not is_archive(filename):
-        source = data.decode("utf-8", errors="replace")
-        return ModelFiles({filename: data}, filename, script_requirements(source))
+        if b"# /// script" not in data:  # the common case, answered without decoding a big model
+            return ModelFiles({filename: data}, filename, Requirements())
+        return ModelFiles({filename: data}, filename, script_requirements(data.decode("utf-8", errors="replace")))
     files = unpack(filename, data)
     return ModelFiles(files, *_entry_and_requirements(files, entry))
 
