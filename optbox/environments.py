@@ -27,6 +27,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -37,6 +38,7 @@ from optbox.model_files import Requirements
 from optbox.settings import get_settings
 
 OnLine = Callable[[str], None]
+STALE_STAGING_S = 6 * 3600  # a build or removal directory this old belongs to a worker that died
 _PIN = re.compile(r"^(?P<name>[A-Za-z0-9][A-Za-z0-9._-]*)==(?P<version>[^\s;\\]+)")
 
 
@@ -234,6 +236,9 @@ def prune(max_bytes: int | None = None, root: Path | None = None) -> list[str]:
     limit = max_bytes if max_bytes is not None else int(get_settings().deps_cache_gb * 1024 ** 3)
     if not root.exists():
         return []
+    for leftover in root.glob(".[br]*-*"):  # .building-* / .removing-* of a worker killed mid-way
+        if leftover.is_dir() and time.time() - leftover.stat().st_mtime > STALE_STAGING_S:
+            shutil.rmtree(leftover, ignore_errors=True)
     built = sorted((path for path in root.iterdir() if not path.name.startswith(".") and path.is_dir()), key=lambda path: path.stat().st_mtime)
     sizes = {path: _size(path) for path in built}
     total, removed = sum(sizes.values()), []
