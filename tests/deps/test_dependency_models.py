@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import zipfile
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import pytest
 
@@ -152,3 +153,16 @@ def test_the_sandbox_holds_for_a_model_in_its_own_environment(api, stack, keep_a
     assert all(row["metrics"]["seen"][label] is None for label in ("database", "runs", "shadow"))
     assert row["metrics"]["seen"]["data_dir"] in (None, ["envs"])  # only its environment is mounted of the data dir
     assert job(api, row["job_id"])["lock_sha256"]
+
+
+def test_a_build_failure_on_the_worker_fails_the_run_with_uvs_reason_and_leaves_nothing(api, stack, keep_active_models):
+    wheels = Path(stack.extra_env["OPTBOX_PACKAGE_FIND_LINKS"])
+    wheel = wheelhouse.build_wheel(wheels, "optbox-vanishing-pkg", "1.0")
+    source = b'# /// script\n# dependencies = ["optbox-vanishing-pkg"]\n# ///\nimport optbox_vanishing_pkg\n'
+    model = upload(api, "vanishing.py", source, "RMO").json()["model"]
+    wheel.unlink()  # locked at upload, gone from the index before the worker builds
+    row = wait_for_job(api, execute(api, "RMO", modelId=model["id"])["jobId"], timeout=180)
+    assert row["status"] == "failed" and "could not build the model's environment" in row["error_message"]
+    envs = stack.data_dir / "envs"
+    assert not (envs / model["lock_sha256"]).exists()
+    assert not [path.name for path in envs.iterdir() if path.name.startswith(".building")]
