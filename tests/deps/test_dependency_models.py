@@ -153,6 +153,9 @@ def test_the_sandbox_holds_for_a_model_in_its_own_environment(api, stack, keep_a
     assert all(row["metrics"]["seen"][label] is None for label in ("database", "runs", "shadow"))
     assert row["metrics"]["seen"]["data_dir"] in (None, ["envs"])  # only its environment is mounted of the data dir
     assert job(api, row["job_id"])["lock_sha256"]
+    hog = (HOSTILE_HEADER + (HOSTILE / "memory_hog.py").read_text()).encode()
+    _, row = upload_and_run(api, "memory_hog.py", hog, "SO", limits={**SMALL, "memoryMb": 100})
+    assert row["status"] == "failed" and "memory limit of 100 MB" in row["error_message"]
 
 
 def test_a_build_failure_on_the_worker_fails_the_run_with_uvs_reason_and_leaves_nothing(api, stack, keep_active_models):
