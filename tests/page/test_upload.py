@@ -68,6 +68,8 @@ async def test_a_model_with_dependencies_uploads_runs_and_shows_its_lock(signed_
     await page.get_by_role("tab", name="Models").click()
     row = page.get_by_role("table", name="Models").get_by_role("row").filter(has_text="PuLP, its own packages")
     await expect(row.get_by_test_id("model-environment")).to_contain_text(f"lock {model['lock_sha256'][:12]}")
+    await row.get_by_test_id("model-environment").get_by_text("own packages").click()  # opens the lock's packages
+    await expect(row.get_by_test_id("lock-details")).to_contain_text("pulp ")
     assert wait_for_job(api, job_id)["lock_sha256"] == model["lock_sha256"]
     await page.reload()
     await page.get_by_role("table", name="Run history").get_by_role("button", name=job_id).click()

@@ -2,6 +2,7 @@
 import { useEffect, useState } from "react";
 import { api } from "../lib/api";
 import { formatBytes, formatTime } from "../lib/format";
+import { LockDetails } from "./LockDetails";
 import { mayAdminister, type Model } from "../lib/types";
 
 export function ModelsTable({ models, reload, role = "admin" }: { models: Model[]; reload: () => Promise<void>; role?: string }) {
@@ -54,7 +55,7 @@ export function ModelsTable({ models, reload, role = "admin" }: { models: Model[
         </thead>
         {[...groups.entries()].map(([name, versions]) => (
           <tbody key={name}>
-            {[...versions].sort((a, b) => b.version - a.version).map((m, i) => (
+            {[...versions].sort((a, b) => b.version - a.version).map((m, i, sorted) => (
               <tr key={m.id} data-model={m.id}>
                 <td>{i === 0 ? <strong>{name}</strong> : ""}</td>
                 <td>v{m.version}</td>
@@ -63,9 +64,7 @@ export function ModelsTable({ models, reload, role = "admin" }: { models: Model[
                 <td>{formatTime(m.uploaded_at)} by {m.uploaded_by}</td>
                 <td>{formatBytes(m.file_size)}</td>
                 <td data-testid="model-environment">
-                  {m.lock_sha256
-                    ? <span title={`dependency lock sha256 ${m.lock_sha256}`}>own packages · lock <span className="mono">{m.lock_sha256.slice(0, 12)}</span></span>
-                    : <span className="muted">base</span>}
+                  <LockDetails model={m} previous={sorted[i + 1]} />
                   {m.entry && <span className="muted small"> · runs {m.entry}</span>}
                 </td>
                 <td className="actions">

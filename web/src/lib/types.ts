@@ -21,6 +21,14 @@ export interface Model {
   last_run?: Job | null;
 }
 
+/** A version's dependency lock, and with `against` each package whose pin differs from that version's. */
+export interface ModelLock {
+  lock_sha256: string | null;
+  lock: string;
+  packages: Record<string, string>;
+  changes?: Record<string, { from: string | null; to: string | null }> | null;
+}
+
 export interface Job {
   job_id: string;
   model_id: number | null;
