@@ -80,7 +80,10 @@ async def validate_model(facade: FacadeClient, claimed: ClaimedRun, scratch: Pat
             raise ModelInvalid(f"model archive cannot be unpacked: {exc}") from exc
         if claimed.entry not in files:
             raise ModelInvalid(f"model archive has no entry file {claimed.entry!r}")
-        model_files.write_files(files, scratch / "model")
+        try:
+            model_files.write_files(files, scratch / "model")
+        except OSError as exc:
+            raise ModelInvalid(f"model archive cannot be unpacked: {exc}") from exc
         source, model_path = files[claimed.entry], scratch / "model" / claimed.entry
     else:
         model_path = scratch / PurePath(claimed.model.filename).name

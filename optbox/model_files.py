@@ -212,6 +212,9 @@ def _without_common_folder(files: dict[str, bytes]) -> dict[str, bytes]:
     files = {name: content for name, content in files.items() if name not in (".", "")}
     if not files:
         raise ModelFileError(400, "the archive holds no files")
+    for name in files:
+        if clash := next((parent.as_posix() for parent in PurePosixPath(name).parents if parent.as_posix() in files), None):
+            raise ModelFileError(400, f"archive member {name!r} is inside {clash!r}, which is a file")
     tops = {PurePosixPath(name).parts[0] for name in files}
     if len(tops) == 1 and all(len(PurePosixPath(name).parts) > 1 for name in files):
         top = tops.pop()

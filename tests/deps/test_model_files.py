@@ -113,6 +113,11 @@ def test_refuses_archives_over_the_limits():
     assert big.value.status == 413
 
 
+def test_refuses_a_file_that_is_also_a_folder():
+    with pytest.raises(ModelFileError, match="which is a file"):
+        read_model("m.zip", zipped({"main.py": b"", "lib": b"", "lib/x.py": b""}))
+
+
 def test_refuses_what_is_not_an_archive():
     with pytest.raises(ModelFileError) as refused:
         read_model("m.zip", b"not a zip")
