@@ -4,6 +4,9 @@ Failure contract:
 - The facade refuses the claim (no active model of the type, unknown model)
   or the model fails validation: the run fails at once with the facade's or
   the validator's message, and is not retried (retrying cannot help).
+- The model's own environment cannot be built on this worker (uv fails: the
+  index unreachable, a package gone): the run fails with uv's reason, not
+  retried; nothing half-built stays for a later run (optbox/environments.py).
 - The model exits non-zero: the run fails with the tail of its stderr; the
   deployment's retry policy applies (OPTBOX_FLOW_RETRIES, set per deployment
   in prefect.yaml, read when the flow run starts).
@@ -318,13 +321,13 @@ async def _run_claimed(facade: FacadeClient, claimed: ClaimedRun, flow_run_id: s
     shipper.start()
     outcome: RunOutcome | None = None
     prefect_log = PrefectRunLog(flow_run_id)
+    held = contextlib.ExitStack()  # the model's own environment, kept from pruning while the run uses it
     try:
         with log_path.open("w", encoding="utf-8") as log_file:
             lines = LineSequencer(first_seq=claimed.next_seq, log_file=log_file, prefect_log=prefect_log.send,
                                   ship=shipper.put, max_log_bytes=int(claimed.limits.max_log_mb * 1024 * 1024))
             lines.system(f"attempt {attempt}: {claimed.model_type.value} model {claimed.model_name} v{claimed.model_version} (sha256 {claimed.model.sha256[:12]})")
             launch = None
-            held = contextlib.ExitStack()  # the model's environment, kept from pruning while it runs
             try:
                 model_path, data_path = await validate_model(facade, claimed, scratch)
                 env_dir = await _model_environment(claimed, lines, held)
@@ -347,6 +350,7 @@ async def _run_claimed(facade: FacadeClient, claimed: ClaimedRun, flow_run_id: s
         await facade.upload_artifact(claimed.job_id, "log", f"attempt-{attempt}.log", log_artifact(log_path))
         await facade.finish(claimed.job_id, outcome)
     finally:
+        held.close()
         prefect_log.flush()
         if outcome is None:  # cancelled or crashed: still hand over what was printed
             await asyncio.shield(_drain_quietly(shipper))
