@@ -82,11 +82,24 @@ def python_platform() -> str:
     """uv's name for this machine: manylinux at this glibc (wheels built for a newer one would not load)."""
     if configured := get_settings().deps_python_platform:
         return configured
-    libc, version = platform.libc_ver()
-    if sys.platform == "linux" and libc == "glibc" and version:
-        major, minor = version.split(".")[:2]
-        return f"{platform.machine()}-manylinux_{major}_{minor}"
-    return {"linux": f"{platform.machine()}-unknown-linux-gnu", "darwin": "macos"}.get(sys.platform, sys.platform)
+    return platform_for(sys.platform, platform.machine(), *platform.libc_ver())
+
+
+# the manylinux levels uv names as --python-platform (uv 0.13): 2_17, 2_28 and 2_31 to 2_40
+_MANYLINUX_MINORS = (40, 39, 38, 37, 36, 35, 34, 33, 32, 31, 28, 17)
+
+
+def platform_for(system: str, machine: str, libc: str, libc_version: str) -> str:
+    """uv's --python-platform for a host: the highest manylinux level uv knows at or below its glibc."""
+    if system != "linux":
+        return {"darwin": "macos", "win32": "windows"}.get(system, system)
+    if machine not in ("x86_64", "aarch64"):
+        return "linux"
+    if libc == "glibc" and libc_version.startswith("2."):
+        minor = int(libc_version.split(".")[1])
+        if level := next((known for known in _MANYLINUX_MINORS if known <= minor), None):
+            return f"{machine}-manylinux_2_{level}"
+    return f"{machine}-unknown-linux-gnu"
 
 
 def base_python() -> str:

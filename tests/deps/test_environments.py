@@ -111,3 +111,14 @@ def test_prune_removes_the_least_recently_used_but_never_one_in_use(local_index)
     with environments.environment(new):
         assert environments.prune(max_bytes=0) == [environments.lock_sha256(old)]
     assert environments.prune(max_bytes=0) == [environments.lock_sha256(new)]
+
+
+@pytest.mark.parametrize("host, expected", [
+    (("linux", "x86_64", "glibc", "2.36"), "x86_64-manylinux_2_36"),
+    (("linux", "x86_64", "glibc", "2.41"), "x86_64-manylinux_2_40"),  # newer than uv names: its highest
+    (("linux", "aarch64", "glibc", "2.30"), "aarch64-manylinux_2_28"),
+    (("linux", "x86_64", "", ""), "x86_64-unknown-linux-gnu"),
+    (("darwin", "arm64", "", ""), "macos"),
+])
+def test_locks_are_made_for_the_hosts_manylinux_level_that_uv_knows(host, expected):
+    assert environments.platform_for(*host) == expected
