@@ -193,3 +193,19 @@ def test_real_pulp_pins_run_side_by_side_from_pypi(api, keep_active_models):
     assert [row["status"] for row in rows] == ["success", "success"], [row["error_message"] for row in rows]
     assert [row["metrics"]["pulp"][:3] for row in rows] == ["2.8", "2.9"]
     assert {row["objective_value"] for row in rows} == {SO_OBJECTIVE}
+
+
+def test_an_archive_names_its_entry_in_the_upload_and_without_declarations_runs_in_the_base_environment(api, keep_active_models):
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("run.py", "import json, numpy\nfrom helper import VALUE\nprint('::optbox ' + json.dumps({'objective_value': VALUE}))\n")
+        archive.writestr("helper.py", "VALUE = 7.5\n")
+    response = api.post("/api/optimization/upload", files={"file": ("entry_named.zip", buffer.getvalue(), "application/zip")},
+                        data={"modelType": "RMO", "entry": "run.py"})
+    assert response.status_code == 201, response.text
+    model = response.json()["model"]
+    assert model["entry"] == "run.py" and model["lock_sha256"] is None
+    row = wait_for_job(api, execute(api, "RMO", modelId=model["id"])["jobId"])
+    assert row["status"] == "success" and row["objective_value"] == 7.5 and row["lock_sha256"] is None
+    assert api.get(f"/api/optimization/models/{model['id']}/lock").json() == {
+        "success": True, "model_id": model["id"], "lock_sha256": None, "lock": "", "packages": {}, "against": None, "changes": None}
