@@ -15,7 +15,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from api.auth import Identity
 from api.context import Facade
 from api.errors import ApiError
-from api.uploads import check_dataset, check_model, check_with_cpython, model_name_for, safe_filename
+from api.uploads import check_dataset, check_upload, check_with_cpython, model_name_for, safe_filename
+from optbox import environments, model_files
 from optbox.protocol import ModelType
 from storage import audit, catalog
 from storage.files import new_key, sha256_hex
@@ -42,22 +43,25 @@ async def _stored_with_rows(facade: Facade, session: AsyncSession, key: str, sto
 
 async def register_model(
     facade: Facade, session: AsyncSession, *, filename: str | None, data: bytes, model_type: ModelType,
-    description: str | None, actor: Identity, activate: bool = True,
+    description: str | None, actor: Identity, activate: bool = True, entry: str | None = None,
 ) -> OptimizationModel:
-    """Validate and store a model as the next version of its name; it becomes its type's active model.
-    A big model may be answered on ruff's word: CPython's compile follows (`_confirm_with_cpython`)."""
-    key = new_key("models", ".py")
+    """Validate and store a model (a .py file or an archive) as the next version of its name, with its
+    dependency lock; it becomes its type's active model. A big model may be answered on ruff's word:
+    CPython's compile follows (`_confirm_with_cpython`)."""
+    archive = model_files.is_archive(filename or "")
+    key = new_key("models", next((s for s in model_files.ARCHIVE_SUFFIXES if (filename or "").lower().endswith(s)), ".py"))
     # the bytes are written and hashed while they are checked (a thread each); a refused model's are deleted
     storing = asyncio.create_task(facade.files.put(key, data))
     digest = asyncio.create_task(asyncio.to_thread(sha256_hex, data))
     try:
-        checked = await check_model(filename, data, facade.settings.max_upload_bytes)
+        upload = await check_upload(filename, data, facade.settings.max_upload_bytes, entry)
     except BaseException:
         await asyncio.gather(storing, return_exceptions=True)  # a write under way would land after the delete
         await facade.files.delete(key)
         raise
     finally:
         sha256 = await digest
+    checked = upload.checked
     clean_name = safe_filename(filename)
     name = model_name_for(clean_name)
     async with _stored_with_rows(facade, session, key, storing):
@@ -68,6 +72,8 @@ async def register_model(
             validation_message=SYNTAX_OK if checked.confirmed else SYNTAX_PENDING,
             description=description, version=await catalog.next_version(session, name), uploaded_by=actor.name,
             metadata_={"config_schema": checked.schema} if checked.schema else None,
+            entry=upload.files.entry if archive else None, dependency_lock=upload.lock or None,
+            lock_sha256=environments.lock_sha256(upload.lock) if upload.lock else None,
         ), activate=activate)
         audit.record_activity(session, "upload", "model", model.id, f"uploaded {model_type.value} model {name} v{model.version}",
                               actor.name, actor.role.value)

@@ -93,6 +93,7 @@ async def _resolve_dataset(cache: CatalogCache, model_type: ModelType, dataset_i
 
 def _bind_model(job: JobRun, model: OptimizationModel, dataset: DataSource | None) -> None:
     job.model_id, job.model_name, job.model_version, job.model_sha256 = model.id, model.model_name, model.version, model.sha256
+    job.lock_sha256 = model.lock_sha256
     if dataset is not None:
         job.data_source_id, job.data_source_sha256 = dataset.id, dataset.sha256
 
@@ -258,6 +259,7 @@ async def claim_run(facade: Facade, session: AsyncSession, claim: RunClaim) -> C
             id=dataset.id, filename=dataset.name, sha256=dataset.sha256, size=dataset.file_size,
             download_path=f"/api/internal/datasources/{dataset.id}/file"),
         config=job.model_config or {}, next_seq=next_seq, limits=RunLimits.model_validate(job.limits),
+        entry=model.entry, lock=model.dependency_lock,
     )
 
 

@@ -33,6 +33,25 @@ class ModelOut(ORMModel):
     uploaded_at: datetime
     last_used_at: datetime | None
     metadata: dict[str, Any] | None = Field(None, validation_alias="metadata_")
+    entry: str | None = None
+    lock_sha256: str | None = None
+
+
+class LockDiff(BaseModel):
+    from_: str | None = Field(None, serialization_alias="from")
+    to: str | None = None
+
+
+class ModelLockResponse(BaseModel):
+    """A model version's dependency lock (empty: the base environment), and what changed against another version."""
+
+    success: bool = True
+    model_id: int
+    lock_sha256: str | None
+    lock: str
+    packages: dict[str, str]
+    against: int | None = None
+    changes: dict[str, LockDiff] | None = None
 
 
 class JobSummary(ORMModel):
@@ -64,6 +83,7 @@ class JobSummary(ORMModel):
     metrics: dict[str, Any] | None
     last_seq: int
     limits: RunLimits | None = None
+    lock_sha256: str | None = None
     duration_ms: float | None = None
     queue_position: int | None = None
 

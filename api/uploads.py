@@ -15,6 +15,8 @@ from typing import Any
 from api.config_schema import declared_schema
 from api.errors import ApiError
 from api.syntax_check import compile_model, ruff_finds_nothing
+from optbox import environments, model_files
+from optbox.model_files import ModelFileError, ModelFiles
 
 DATASET_SUFFIXES = {".csv": "csv", ".xlsx": "xlsx"}
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
@@ -28,13 +30,13 @@ def safe_filename(raw: str | None, default_stem: str = "model") -> str:
 
 
 def model_name_for(filename: str) -> str:
-    return filename.rsplit(".", 1)[0] or "model"
+    return model_files.stem(filename)
 
 
 def check_model_file(filename: str | None, data: bytes, max_bytes: int) -> None:
     """A .py upload within the size limit, or a 4xx ApiError."""
     if not filename or not filename.lower().endswith(".py"):
-        raise ApiError(400, "only Python files (.py) can be uploaded", {"filename": filename})
+        raise ApiError(400, "only Python files (.py) or model archives (.zip, .tar.gz) can be uploaded", {"filename": filename})
     _check_size(data, max_bytes)
 
 
@@ -135,6 +137,39 @@ def _check_in_checker(filename: str, data: bytes) -> tuple:
         return "ok", checked_schema(filename, data, check_model_text(data))
     except ApiError as exc:
         return "refused", exc.status_code, exc.error, exc.details
+
+
+@dataclass(frozen=True)
+class CheckedUpload:
+    """A model upload that may be stored: its check, its files, and its dependency lock ("" for none)."""
+
+    checked: CheckedModel
+    files: ModelFiles
+    lock: str
+
+
+async def check_upload(filename: str | None, data: bytes, max_bytes: int, entry: str | None = None) -> CheckedUpload:
+    """A .py model or a model archive, checked, with its declared dependencies locked; or a 4xx ApiError
+    (archives that are unsafe or over the limits, an entry that does not compile, dependencies uv cannot
+    resolve for this server's Python and platform, with uv's own message)."""
+    name = filename or ""
+    try:
+        if model_files.is_archive(name):
+            _check_size(data, max_bytes)
+            files = await asyncio.to_thread(model_files.read_model, name, data, entry)
+            source = check_model_text(files.entry_source)
+            checked = CheckedModel(checked_schema(files.entry, files.entry_source, source), confirmed=True)
+        else:
+            checked = await check_model(filename, data, max_bytes)
+            files = await asyncio.to_thread(model_files.read_model, name, data)
+    except ModelFileError as exc:
+        raise ApiError(exc.status, str(exc)) from exc
+    try:
+        lock = await asyncio.to_thread(environments.resolve, files.requirements)
+    except environments.ResolutionError as exc:
+        raise ApiError(422, f"the model's dependencies cannot be installed here: {exc}",
+                       {"dependencies": files.requirements.dependencies}) from exc
+    return CheckedUpload(checked, files, lock)
 
 
 def check_dataset(filename: str | None, data: bytes, max_bytes: int) -> str:

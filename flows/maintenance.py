@@ -3,7 +3,8 @@
 Runs on the same work pool as the model runs (queue `maintenance`, one at a time).
 It asks the facade to prune (the facade owns the database and the file store) and
 removes this worker's own leftovers: scratch directories and log files of runs whose
-flow was killed outright before it could clean up. Reports what it removed in its
+flow was killed outright before it could clean up, and the least recently used model
+environments above OPTBOX_DEPS_CACHE_GB. Reports what it removed in its
 return value, its log and a Prefect artifact.
 """
 
@@ -17,6 +18,7 @@ from prefect import flow, get_run_logger
 from prefect.artifacts import create_markdown_artifact
 
 from flows.facade import FacadeClient
+from optbox import environments
 from optbox.protocol import PruneRequest
 from optbox.settings import get_settings
 
@@ -53,7 +55,8 @@ async def prune_old_runs(older_than_days: float | None = None) -> dict:
     finally:
         await facade.aclose()
     leftovers = prune_worker_leftovers(settings.resolved_data_dir / "runs", days, settings.run_timeout_s)
-    summary = {**report.model_dump(mode="json"), "worker_leftovers": leftovers}
+    environments_removed = len(environments.prune())  # least recently used above OPTBOX_DEPS_CACHE_GB
+    summary = {**report.model_dump(mode="json"), "worker_leftovers": leftovers, "environments_removed": environments_removed}
     logger.info("retention (%g days): removed %d log lines, %d log files, %d result files (%d bytes) of %d runs; "
                 "%d leftover scratch entries on this worker", days, report.log_rows, report.log_files, report.result_files,
                 report.bytes, report.runs, leftovers)

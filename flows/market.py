@@ -4,6 +4,9 @@ Failure contract:
 - The facade refuses the claim (no active model of the type, unknown model)
   or the model fails validation: the run fails at once with the facade's or
   the validator's message, and is not retried (retrying cannot help).
+- The model's own environment cannot be built on this worker (uv fails: the
+  index unreachable, a package gone): the run fails with uv's reason, not
+  retried; nothing half-built stays for a later run (optbox/environments.py).
 - The model exits non-zero: the run fails with the tail of its stderr; the
   deployment's retry policy applies (OPTBOX_FLOW_RETRIES, set per deployment
   in prefect.yaml, read when the flow run starts).
@@ -14,6 +17,7 @@ Failure contract:
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import json
 import os
@@ -36,7 +40,7 @@ from flows.facade import FacadeClient, FacadeRefused
 from flows.lines import LineSequencer, PrefectRunLog
 from flows.model_process import Bulk, ModelExit, run_model_process
 from flows.shipper import LineShipper
-from optbox import sandbox
+from optbox import environments, model_files, sandbox
 from optbox.protocol import (
     FLOW_NAME,
     MAX_ARTIFACT_BYTES,
@@ -72,12 +76,25 @@ async def validate_model(facade: FacadeClient, claimed: ClaimedRun, scratch: Pat
     source = await facade.download(claimed.model.download_path)
     if hashlib.sha256(source).hexdigest() != claimed.model.sha256:
         raise ModelInvalid(f"model file sha256 does not match the registered {claimed.model.sha256[:12]}…")
+    if claimed.entry is not None:  # an archive: its files under model/, the entry among them
+        try:
+            files = await asyncio.to_thread(model_files.unpack, claimed.model.filename, source)
+        except model_files.ModelFileError as exc:
+            raise ModelInvalid(f"model archive cannot be unpacked: {exc}") from exc
+        if claimed.entry not in files:
+            raise ModelInvalid(f"model archive has no entry file {claimed.entry!r}")
+        try:
+            model_files.write_files(files, scratch / "model")
+        except OSError as exc:
+            raise ModelInvalid(f"model archive cannot be unpacked: {exc}") from exc
+        source, model_path = files[claimed.entry], scratch / "model" / claimed.entry
+    else:
+        model_path = scratch / PurePath(claimed.model.filename).name
+        model_path.write_bytes(source)
     try:
-        compile(source, claimed.model.filename, "exec", dont_inherit=True)
+        compile(source, model_path.name, "exec", dont_inherit=True)
     except SyntaxError as exc:
         raise ModelInvalid(f"model does not compile: {exc.msg} (line {exc.lineno})") from exc
-    model_path = scratch / PurePath(claimed.model.filename).name
-    model_path.write_bytes(source)
     data_path = None
     if claimed.dataset is not None:
         data = await facade.download(claimed.dataset.download_path)
@@ -118,7 +135,8 @@ class SandboxUnavailable(Exception):
 class ModelLaunch:
     """How one attempt's model starts: inside bubblewrap and its cgroups where the host has them."""
 
-    def __init__(self, claimed: ClaimedRun, scratch: Path, model_path: Path, data_path: Path | None, attempt: int) -> None:
+    def __init__(self, claimed: ClaimedRun, scratch: Path, model_path: Path, data_path: Path | None, attempt: int,
+                 env_dir: Path | None = None) -> None:
         self.limits = claimed.limits
         self.protections = sandbox.probe()
         if get_settings().run_sandbox == "required" and self.protections.missing:
@@ -130,16 +148,20 @@ class ModelLaunch:
         except OSError as exc:
             raise SandboxUnavailable(f"could not set up the run's cgroups: {exc}") from exc
         self.scratch = scratch
-        relative = [model_path.relative_to(scratch).as_posix()] + ([data_path.relative_to(scratch).as_posix()] if data_path else [])
+        # the model's own environment's interpreter, else the worker's (the base environment)
+        python = str(env_dir / "bin" / "python") if env_dir else sys.executable
+        script = model_path.relative_to(scratch).as_posix()
+        # read-only in the sandbox: the model (an archive's whole folder) and its input
+        mounted = [model_path.relative_to(scratch).parts[0]] + ([data_path.relative_to(scratch).as_posix()] if data_path else [])
         if self.protections.bubblewrap:
             inside = lambda name: f"{sandbox.JOB_DIR}/{name}"  # noqa: E731 - paths as the model sees them
-            env = _model_env(claimed, sandbox.JOB_DIR, inside("output"), inside(relative[1]) if data_path else None)
-            command = sandbox.bwrap_command([sys.executable, "-u", relative[0]], job_dir=scratch, read_only=relative,
-                                            env=env, network=self.limits.network)
+            env = _model_env(claimed, sandbox.JOB_DIR, inside("output"), inside(mounted[1]) if data_path else None)
+            command = sandbox.bwrap_command([python, "-u", script], job_dir=scratch, read_only=mounted, env=env,
+                                            network=self.limits.network, host_read_only=(env_dir,) if env_dir else ())
             self.env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin")}
         else:
             self.env = _model_env(claimed, str(scratch), str(scratch / "output"), str(data_path) if data_path else None)
-            command = [sys.executable, "-u", relative[0]]
+            command = [python, "-u", script]
         rlimits = sandbox.fallback_rlimits(self.cgroup.layout, memory_mb=self.limits.memory_mb, max_procs=self.limits.max_procs)
         self.argv = sandbox.launcher(command, procs_files=self.cgroup.procs_files, rlimits=rlimits)
         self.reaping = self.protections.tree_kill == sandbox.TREE_KILL_REAPER
@@ -299,6 +321,7 @@ async def _run_claimed(facade: FacadeClient, claimed: ClaimedRun, flow_run_id: s
     shipper.start()
     outcome: RunOutcome | None = None
     prefect_log = PrefectRunLog(flow_run_id)
+    held = contextlib.ExitStack()  # the model's own environment, kept from pruning while the run uses it
     try:
         with log_path.open("w", encoding="utf-8") as log_file:
             lines = LineSequencer(first_seq=claimed.next_seq, log_file=log_file, prefect_log=prefect_log.send,
@@ -307,8 +330,10 @@ async def _run_claimed(facade: FacadeClient, claimed: ClaimedRun, flow_run_id: s
             launch = None
             try:
                 model_path, data_path = await validate_model(facade, claimed, scratch)
-                launch = ModelLaunch(claimed, scratch, model_path, data_path, attempt)
-            except (ModelInvalid, SandboxUnavailable) as exc:
+                env_dir = await _model_environment(claimed, lines, held)
+                launch = ModelLaunch(claimed, scratch, model_path, data_path, attempt, env_dir)
+            except (ModelInvalid, SandboxUnavailable, environments.EnvironmentBuildError) as exc:
+                held.close()
                 lines.system(str(exc), LogLevel.ERROR)
                 outcome = RunOutcome(attempt=attempt, status=JobStatus.failed, error_message=str(exc))
                 await _forbid_retries(flow_run_id)
@@ -317,6 +342,7 @@ async def _run_claimed(facade: FacadeClient, claimed: ClaimedRun, flow_run_id: s
                     exit_code, error = await execute_model(lines, launch, shipper)
                 finally:
                     launch.close()
+                    held.close()
                 await collect_results(facade, lines, claimed.job_id, output_dir)
                 outcome = _outcome(attempt, exit_code, error, lines)
             outcome.last_seq = lines.last_seq
@@ -324,6 +350,7 @@ async def _run_claimed(facade: FacadeClient, claimed: ClaimedRun, flow_run_id: s
         await facade.upload_artifact(claimed.job_id, "log", f"attempt-{attempt}.log", log_artifact(log_path))
         await facade.finish(claimed.job_id, outcome)
     finally:
+        held.close()
         prefect_log.flush()
         if outcome is None:  # cancelled or crashed: still hand over what was printed
             await asyncio.shield(_drain_quietly(shipper))
@@ -332,6 +359,23 @@ async def _run_claimed(facade: FacadeClient, claimed: ClaimedRun, flow_run_id: s
     if outcome.status != JobStatus.success:
         return Failed(message=outcome.error_message)
     return outcome.report.model_dump(exclude_none=True)
+
+
+async def _model_environment(claimed: ClaimedRun, lines: LineSequencer, held: contextlib.ExitStack) -> Path | None:
+    """The directory of the model's own environment (built on this worker first if it has none, with uv's
+    output in the run's log), entered into `held`; None for a model without dependencies."""
+    if not claimed.lock:
+        return None
+    loop = asyncio.get_running_loop()
+    say = lambda line: loop.call_soon_threadsafe(lines.system, line)  # noqa: E731 - uv's output from the builder's thread
+    started = time.perf_counter()
+    env_dir = await asyncio.to_thread(held.enter_context, environments.environment(claimed.lock, say))
+    await asyncio.sleep(0)  # the builder's last lines land before the next
+    packages = environments.pinned(claimed.lock)
+    lines.system(f"environment {env_dir.name[:12]}: {len(packages)} packages "
+                 f"({', '.join(f'{name}=={version}' for name, version in list(packages.items())[:8])}"
+                 f"{', ...' if len(packages) > 8 else ''}), ready in {time.perf_counter() - started:.2f} s")
+    return env_dir
 
 
 def log_artifact(log_path: Path, limit: int = MAX_ARTIFACT_BYTES) -> bytes:

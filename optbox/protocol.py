@@ -249,6 +249,8 @@ class ClaimedRun(BaseModel):
     config: dict[str, Any]
     next_seq: int
     limits: RunLimits
+    entry: str | None = None  # the model is an archive: unpack it and run this file of it
+    lock: str | None = None  # the model's dependency lock: run it in that environment (None: the base one)
 
 
 class RunOutcome(BaseModel):

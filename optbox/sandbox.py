@@ -395,9 +395,11 @@ def _system_binds() -> list[str]:
     return args
 
 
-def bwrap_command(argv: list[str], *, job_dir: Path, read_only: list[str], env: dict[str, str], network: bool) -> list[str]:
+def bwrap_command(argv: list[str], *, job_dir: Path, read_only: list[str], env: dict[str, str], network: bool,
+                  host_read_only: tuple[Path, ...] = ()) -> list[str]:
     """`argv` inside a fresh sandbox. `job_dir` is mounted writable at /job (cwd and HOME);
-    `read_only` are names inside it mounted read-only over themselves (the model, its input)."""
+    `read_only` are names inside it mounted read-only over themselves (the model, its input);
+    `host_read_only` are host directories the model sees read-only at their own paths (its environment)."""
     command = [str(bwrap_binary().path), "--unshare-all", "--unshare-user", "--uid", str(SANDBOX_UID), "--gid", str(SANDBOX_UID),
                "--hostname", "optbox", "--die-with-parent", "--new-session", "--cap-drop", "ALL"]
     if network:
@@ -405,6 +407,8 @@ def bwrap_command(argv: list[str], *, job_dir: Path, read_only: list[str], env: 
     # /tmp first: Python or its packages may live under /tmp (a CI checkout), and binds go on top of it
     command += ["--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp"]
     command += _system_binds()
+    for path in host_read_only:
+        command += ["--ro-bind", str(path), str(path)]
     command += ["--bind", str(job_dir), JOB_DIR]
     for name in read_only:
         command += ["--ro-bind", str(job_dir / name), f"{JOB_DIR}/{name}"]

@@ -86,6 +86,15 @@ class Settings(BaseSettings):
     patches_off: Annotated[set[str], NoDecode] = Field(
         default_factory=set, description="Patches of other libraries not to apply, comma-separated names from optbox/patches.py, or all.")
 
+    # --- models' own Python packages (optbox/environments.py) ---
+    package_index_url: str = Field("https://pypi.org/simple", description=(
+        "The package index models' dependencies resolve and install from (a private mirror on air-gapped floors); empty: no index."))
+    package_find_links: str | None = Field(None, description="A directory (or URL) of wheels used besides the index, e.g. a local wheelhouse.")
+    deps_allow_sdist: bool = Field(False, description="Let a dependency install from a source distribution (runs its build code); off: wheels only.")
+    deps_cache_gb: float = Field(10.0, gt=0, description="Built environments kept per worker; past it the least recently used are removed.")
+    deps_python_version: str | None = Field(None, description="The Python models' environments are resolved for; default this interpreter's (the worker's).")
+    deps_python_platform: str | None = Field(None, description="uv's --python-platform for resolving; default this machine's (e.g. x86_64-manylinux_2_36).")
+
     @field_validator("run_sandbox_without", "patches_off", mode="before")
     @classmethod
     def _comma_separated(cls, value: object) -> object:

@@ -55,6 +55,11 @@ class OptimizationModel(Base):
     uploaded_at: Mapped[datetime] = mapped_column(default=utcnow)
     last_used_at: Mapped[datetime | None]
     metadata_: Mapped[dict[str, Any] | None] = mapped_column("metadata", JSON)
+    # a multi-file model (an archive): the file that runs; None for a single .py
+    entry: Mapped[str | None] = mapped_column(String(255))
+    # its declared packages resolved at upload (uv pip compile, with hashes); None: the base environment
+    dependency_lock: Mapped[str | None] = mapped_column(Text)
+    lock_sha256: Mapped[str | None] = mapped_column(String(64))
 
 
 class DataSource(Base):
@@ -104,6 +109,7 @@ class JobRun(Base):
     metrics: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     last_seq: Mapped[int] = mapped_column(BigInteger, default=0)
     limits: Mapped[dict[str, Any] | None] = mapped_column(JSON)  # the RunLimits it ran under, and its sandbox
+    lock_sha256: Mapped[str | None] = mapped_column(String(64))  # the dependency lock it ran with (provenance)
 
     @property
     def duration_ms(self) -> float | None:

@@ -20,6 +20,7 @@ from harness.clients import (  # noqa: F401 - re-exported: test modules import t
     wait_for_job,
 )
 from harness.stack import Stack
+from tests.deps import wheelhouse
 
 pytest_plugins = ["tests.skips"]
 
@@ -67,8 +68,11 @@ def start_up() -> StartUp:
 @pytest.fixture(scope="session")
 def stack(tmp_path_factory, request, start_up) -> Stack:
     # The system's bwrap (where there is one) is withheld: models run under the bundled one, as on a fresh
-    # machine, and the sandbox tests (hostile models included) prove it isolates.
-    system = Stack(tmp_path_factory.mktemp("optbox-data"), extra_env={"OPTBOX_RUN_SANDBOX_WITHOUT": "system-bwrap"})
+    # machine, and the sandbox tests (hostile models included) prove it isolates. Models' dependencies resolve
+    # from PyPI plus a local wheelhouse of test packages (tests/deps/wheelhouse.py).
+    wheels = wheelhouse.fill(tmp_path_factory.mktemp("wheelhouse"))
+    system = Stack(tmp_path_factory.mktemp("optbox-data"),
+                   extra_env={"OPTBOX_RUN_SANDBOX_WITHOUT": "system-bwrap", "OPTBOX_PACKAGE_FIND_LINKS": str(wheels)})
     yield from running_stack(system, request, look_into_start_up(start_up))
 
 

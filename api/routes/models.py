@@ -4,14 +4,15 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, File, Form, UploadFile
+from fastapi import APIRouter, File, Form, Query, UploadFile
 
 from api.auth import Admin, Uploader, Viewer
 from api.deps import FacadeDep, IdPath, IdQuery, SessionDep
 from api.errors import ApiError
 from api.registry import activate, archive_or_delete_model, register_model
-from api.schemas import JobSummary, ModelOut, ModelsResponse, ModelWithRuns, UploadResponse
-from optbox.protocol import ModelType
+from api.schemas import JobSummary, LockDiff, ModelLockResponse, ModelOut, ModelsResponse, ModelWithRuns, UploadResponse
+from optbox import environments
+from optbox.protocol import MAX_DB_INT, ModelType
 from storage import catalog
 
 router = APIRouter(prefix="/api/optimization", tags=["models"])
@@ -32,14 +33,15 @@ def parse_model_type(value: str | None) -> ModelType:
 @router.post("/upload", status_code=201, response_model=UploadResponse)
 async def upload_model(
     facade: FacadeDep, session: SessionDep, who: Uploader,
-    file: Annotated[UploadFile, File(description="the model, a .py file")],
+    file: Annotated[UploadFile, File(description="the model: a .py file, or a .zip / .tar.gz of its files")],
     modelType: Annotated[str, Form()],
     description: Annotated[str | None, Form()] = None,
+    entry: Annotated[str | None, Form(description="an archive's entry file; default [tool.optbox] entry in its pyproject.toml, else main.py")] = None,
 ) -> UploadResponse:
     model_type = parse_model_type(modelType)
     data = await read_bounded(file, facade.settings.max_upload_bytes)
     model = await register_model(facade, session, filename=file.filename, data=data, model_type=model_type, description=description,
-                                 actor=who)
+                                 actor=who, entry=entry or None)
     return UploadResponse(model=ModelOut.model_validate(model), message=f"{model.model_name} v{model.version} uploaded and active")
 
 
@@ -67,3 +69,24 @@ async def delete_model(facade: FacadeDep, session: SessionDep, who: Admin, id: I
 async def activate_model(session: SessionDep, who: Admin, model_id: IdPath) -> UploadResponse:
     model = await activate(session, model_id, who)
     return UploadResponse(model=ModelOut.model_validate(model), message=f"{model.model_name} v{model.version} is the active {model.model_type} model")
+
+
+@router.get("/models/{model_id}/lock", response_model=ModelLockResponse, response_model_by_alias=True)
+async def model_lock(session: SessionDep, _: Viewer, model_id: IdPath, against: Annotated[int | None, Query(ge=1, le=MAX_DB_INT)] = None) -> ModelLockResponse:
+    """The version's dependency lock; with `against`, each package whose pin differs from that version's."""
+    model = await _model_or_404(session, model_id)
+    lock = model.dependency_lock or ""
+    changes = None
+    if against is not None:
+        other = await _model_or_404(session, against)
+        changes = {name: LockDiff(from_=change["from"], to=change["to"])
+                   for name, change in environments.lock_diff(other.dependency_lock, lock).items()}
+    return ModelLockResponse(model_id=model.id, lock_sha256=model.lock_sha256, lock=lock, packages=environments.pinned(lock),
+                             against=against, changes=changes)
+
+
+async def _model_or_404(session: SessionDep, model_id: int):
+    model = await catalog.get_model(session, model_id)
+    if model is None:
+        raise ApiError(404, f"model {model_id} not found")
+    return model

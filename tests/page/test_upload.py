@@ -7,8 +7,8 @@ import uuid
 
 from playwright.async_api import expect
 
-from harness.stack import PROJECT_DIR
-from tests.conftest import SAMPLES, upload
+from harness.stack import PROJECT_DIR, wait_until
+from tests.conftest import SAMPLES, upload, wait_for_job
 
 PRINTER = (PROJECT_DIR / "tests" / "models" / "printer.py").read_text()
 
@@ -25,7 +25,7 @@ async def test_broken_model_shows_the_servers_message_with_its_line(signed_in, a
     page = signed_in.page
     said = upload(api, "broken_syntax.py", (SAMPLES / "broken_syntax.py").read_bytes(), "SO").json()["error"]
     assert "line 4" in said  # `def main(:`
-    await page.get_by_label("Model file (.py)").set_input_files(SAMPLES / "broken_syntax.py")
+    await page.get_by_label("Model file (.py, or .zip / .tar.gz of its files)").set_input_files(SAMPLES / "broken_syntax.py")
     await page.get_by_label("Model type").select_option("SO")
     await page.get_by_label("Description").fill("does not compile")
     await page.get_by_role("button", name="Upload").click()
@@ -47,4 +47,31 @@ async def test_good_model_dropped_on_the_card_becomes_active_with_its_version(si
     await page.get_by_role("tab", name="Models").click()
     row = page.get_by_role("table", name="Models").get_by_role("row").filter(has_text="dropped on the card")
     await expect(row).to_contain_text("active")
+    assert signed_in.console_errors == []
+
+
+async def test_a_model_with_dependencies_uploads_runs_and_shows_its_lock(signed_in, api, keep_active_models):
+    page = signed_in.page
+    await page.get_by_label("Model file (.py, or .zip / .tar.gz of its files)").set_input_files(SAMPLES / "so_battery_pulp.py")
+    await page.get_by_label("Model type").select_option("SO")
+    await page.get_by_label("Description").fill("PuLP, its own packages")
+    await page.get_by_role("button", name="Upload").click()
+    await expect(page.get_by_test_id("upload-message")).to_contain_text("uploaded and active")
+    model = api.get("/api/optimization/models", params={"type": "SO", "status": "active"}).json()["models"][0]
+    assert model["model_name"] == "so_battery_pulp" and model["lock_sha256"]
+    await page.get_by_role("button", name="Run SO").click()
+    job_id = wait_until(lambda: next((j["job_id"] for j in api.get("/api/optimization/jobs", params={"limit": 5}).json()["jobs"]
+                                      if j["model_id"] == model["id"]), None), 30, "the page's run")
+    # the log panel shows the environment being prepared (or reused), then the model's own lines
+    await expect(signed_in.log_rows(job_id).filter(has_text=f"environment {model['lock_sha256'][:12]}").first).to_be_visible(timeout=120_000)
+    await expect(signed_in.log_rows(job_id).filter(has_text="Objective value: 262142.12")).to_have_count(1, timeout=120_000)
+    await page.get_by_role("tab", name="Models").click()
+    row = page.get_by_role("table", name="Models").get_by_role("row").filter(has_text="PuLP, its own packages")
+    await expect(row.get_by_test_id("model-environment")).to_contain_text(f"lock {model['lock_sha256'][:12]}")
+    await row.get_by_test_id("model-environment").get_by_text("own packages").click()  # opens the lock's packages
+    await expect(row.get_by_test_id("lock-details")).to_contain_text("pulp ")
+    assert wait_for_job(api, job_id)["lock_sha256"] == model["lock_sha256"]
+    await page.reload()
+    await page.get_by_role("table", name="Run history").get_by_role("button", name=job_id).click()
+    await expect(page.get_by_role("dialog").get_by_test_id("run-lock")).to_have_text(model["lock_sha256"])
     assert signed_in.console_errors == []

@@ -2,6 +2,7 @@
 import { useEffect, useState } from "react";
 import { api } from "../lib/api";
 import { formatBytes, formatTime } from "../lib/format";
+import { LockDetails } from "./LockDetails";
 import { mayAdminister, type Model } from "../lib/types";
 
 export function ModelsTable({ models, reload, role = "admin" }: { models: Model[]; reload: () => Promise<void>; role?: string }) {
@@ -48,12 +49,13 @@ export function ModelsTable({ models, reload, role = "admin" }: { models: Model[
             <th scope="col">Description</th>
             <th scope="col">Uploaded</th>
             <th scope="col">Size</th>
+            <th scope="col">Environment</th>
             <th scope="col">Actions</th>
           </tr>
         </thead>
         {[...groups.entries()].map(([name, versions]) => (
           <tbody key={name}>
-            {[...versions].sort((a, b) => b.version - a.version).map((m, i) => (
+            {[...versions].sort((a, b) => b.version - a.version).map((m, i, sorted) => (
               <tr key={m.id} data-model={m.id}>
                 <td>{i === 0 ? <strong>{name}</strong> : ""}</td>
                 <td>v{m.version}</td>
@@ -61,6 +63,10 @@ export function ModelsTable({ models, reload, role = "admin" }: { models: Model[
                 <td>{m.description ?? ""}</td>
                 <td>{formatTime(m.uploaded_at)} by {m.uploaded_by}</td>
                 <td>{formatBytes(m.file_size)}</td>
+                <td data-testid="model-environment">
+                  <LockDetails model={m} previous={sorted[i + 1]} />
+                  {m.entry && <span className="muted small"> · runs {m.entry}</span>}
+                </td>
                 <td className="actions">
                   {!admin && <span className="muted small">admins only</span>}
                   {admin && m.status !== "active" && m.status !== "archived" && (

@@ -116,6 +116,8 @@ export function RunDetail({ jobId, jobsTick, onClose, onStarted }: Props) {
                 <div className="fact"><dt>Model sha256</dt><dd className="mono hash">{job.model_sha256 ?? "—"}</dd></div>
                 <div className="fact"><dt>Dataset</dt><dd>{job.data_source_id == null ? "none" : dataset?.name ?? `#${job.data_source_id}`}</dd></div>
                 <div className="fact"><dt>Dataset sha256</dt><dd className="mono hash">{job.data_source_sha256 ?? "—"}</dd></div>
+                <div className="fact"><dt>Dependency lock</dt>
+                  <dd className="mono hash" data-testid="run-lock">{job.lock_sha256 ?? "base environment"}</dd></div>
               </dl>
               <h3>Config</h3>
               <pre className="config" aria-label="Run config">{JSON.stringify(job.model_config ?? {}, null, 2)}</pre>

@@ -17,6 +17,6 @@ describe("UploadCard", () => {
   it("asks for a file before sending anything", () => {
     render(<UploadCard onUploaded={() => undefined} />);
     fireEvent.click(screen.getByRole("button", { name: "Upload" }));
-    expect(screen.getByRole("alert").textContent).toBe("choose a .py file first");
+    expect(screen.getByRole("alert").textContent).toBe("choose a .py file or a model archive first");
   });
 });

@@ -1,5 +1,6 @@
-// Upload a model: drop a .py file or pick one, choose its type, describe it. The server checks it;
-// its message is shown as it is (a syntax error names the line).
+// Upload a model: drop a .py file (or a .zip / .tar.gz of a model's files) or pick one, choose its type,
+// describe it. The server checks it and locks its dependencies; its message is shown as it is (a syntax
+// error names the line, a dependency that cannot be installed says why in uv's words).
 import { useRef, useState, type DragEvent, type FormEvent } from "react";
 import { uploadModel } from "../lib/api";
 import { mayOperate, MODEL_TYPES } from "../lib/types";
@@ -24,7 +25,7 @@ export function UploadCard({ onUploaded, role = "admin" }: { onUploaded: () => v
   const submit = async (event: FormEvent) => {
     event.preventDefault();
     if (!file) {
-      setResult({ ok: false, message: "choose a .py file first" });
+      setResult({ ok: false, message: "choose a .py file or a model archive first" });
       return;
     }
     const form = new FormData();
@@ -57,8 +58,8 @@ export function UploadCard({ onUploaded, role = "admin" }: { onUploaded: () => v
           onDragLeave={() => setDragging(false)}
           onDrop={onDrop}
         >
-          <label htmlFor="model-file">Model file (.py)</label>
-          <input id="model-file" ref={picker} type="file" accept=".py,text/x-python" onChange={(e) => setFile(e.target.files?.[0] ?? null)} />
+          <label htmlFor="model-file">Model file (.py, or .zip / .tar.gz of its files)</label>
+          <input id="model-file" ref={picker} type="file" accept=".py,.zip,.tar.gz,.tgz,text/x-python" onChange={(e) => setFile(e.target.files?.[0] ?? null)} />
           <span className="muted small">{file ? `${file.name} (${file.size} B)` : "or drop it here"}</span>
         </div>
         <div className="row">

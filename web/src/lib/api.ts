@@ -1,7 +1,7 @@
 // HTTP to the facade. The page signs in through the HttpOnly session cookie, which the browser
 // sends with every same-origin request; no key ever reaches JavaScript.
 import type { RunLimitsRequest } from "./sandbox";
-import type { Dataset, Job, JobDetail, Model, Notification, Protections, StoredLog } from "./types";
+import type { Dataset, Job, JobDetail, Model, ModelLock, Notification, Protections, StoredLog } from "./types";
 
 export class ApiError extends Error {
   constructor(public status: number, message: string, public details?: unknown) {
@@ -38,6 +38,8 @@ export const api = {
   models: (status?: string) =>
     request<{ models: Model[]; counts: Record<string, number> }>(`${base}/models${status ? `?status=${status}` : ""}`),
   activate: (id: number) => request<{ message: string }>(`${base}/models/${id}/activate`, { method: "POST" }),
+  lock: (id: number, against?: number) =>
+    request<ModelLock>(`${base}/models/${id}/lock${against ? `?against=${against}` : ""}`),
   removeModel: (id: number, hard: boolean) =>
     request<{ status: string }>(`${base}/models?id=${id}${hard ? "&hard=true" : ""}`, { method: "DELETE" }),
   execute: (modelType: string, config?: Record<string, unknown>, limits?: Partial<RunLimitsRequest>) =>

@@ -15,7 +15,18 @@ export interface Model {
   uploaded_by: string;
   uploaded_at: string;
   file_size: number;
+  // a model archive's entry file, and the sha256 of its dependency lock (none: the base environment)
+  entry?: string | null;
+  lock_sha256?: string | null;
   last_run?: Job | null;
+}
+
+/** A version's dependency lock, and with `against` each package whose pin differs from that version's. */
+export interface ModelLock {
+  lock_sha256: string | null;
+  lock: string;
+  packages: Record<string, string>;
+  changes?: Record<string, { from: string | null; to: string | null }> | null;
 }
 
 export interface Job {
@@ -43,6 +54,7 @@ export interface Job {
   model_sha256?: string | null;
   data_source_id?: number | null;
   data_source_sha256?: string | null;
+  lock_sha256?: string | null;
   limits?: RunLimits | null;
 }
 
