@@ -66,16 +66,21 @@ async def _forbid_retries(flow_run_id: str) -> None:
         await client.update_flow_run(flow_run_id=flow_run_id, empirical_policy=FlowRunPolicy(retries=0, retry_delay=0))
 
 
+def compile_model(source: bytes, filename: str) -> None:
+    """CPython's compile of a model's bytes, as every run does before it starts; ModelInvalid with the line if it fails."""
+    try:
+        compile(source, filename, "exec", dont_inherit=True)
+    except SyntaxError as exc:
+        raise ModelInvalid(f"model does not compile: {exc.msg} (line {exc.lineno})") from exc
+
+
 @task(name="validate-model", cache_policy=NO_CACHE, persist_result=False)
 async def validate_model(facade: FacadeClient, claimed: ClaimedRun, scratch: Path) -> tuple[Path, Path | None]:
     """Fetch model (and dataset) over HTTP, check their sha256, compile the model."""
     source = await facade.download(claimed.model.download_path)
     if hashlib.sha256(source).hexdigest() != claimed.model.sha256:
         raise ModelInvalid(f"model file sha256 does not match the registered {claimed.model.sha256[:12]}…")
-    try:
-        compile(source, claimed.model.filename, "exec", dont_inherit=True)
-    except SyntaxError as exc:
-        raise ModelInvalid(f"model does not compile: {exc.msg} (line {exc.lineno})") from exc
+    compile_model(source, claimed.model.filename)
     model_path = scratch / PurePath(claimed.model.filename).name
     model_path.write_bytes(source)
     data_path = None
