@@ -166,7 +166,8 @@ class Follower:
         self.interrupted = asyncio.Event()
         self.reconnected = False
         self.ended = False
-        self.sio = socketio.AsyncClient(reconnection=True, reconnection_delay=0.5, reconnection_delay_max=3)
+        # handle_sigint=False: Ctrl-C is ours to handle (cancel the run), not a reason for the library to end every task
+        self.sio = socketio.AsyncClient(reconnection=True, reconnection_delay=0.5, reconnection_delay_max=3, handle_sigint=False)
         self.sio.on("connect", self._connected)
         self.sio.on("optimization:log", self._line)
         self.sio.on("optimization:status", self._status)
