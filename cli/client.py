@@ -35,6 +35,7 @@ EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
 CREDENTIALS_FILE = "credentials.json"
 STATUS_CHECK_S = 5.0  # a follower asks for the job's status this often, in case its terminal event was missed
+POLL_S = 1.0  # how often a follower without a Socket.IO connection reads the stored lines
 REPLAY_PAGE = 5000
 GIVE_UP_S = 600.0  # how long a follower keeps trying a facade it cannot reach
 
@@ -48,8 +49,14 @@ class ClientError(Exception):
 
 
 class Unreachable(ClientError):
+    """No answer at all (or a proxy's 502/503/504): fix the URL, or wait for the server."""
+
     def __init__(self, message: str) -> None:
         super().__init__(message, EXIT_USAGE)
+
+
+class ServerError(ClientError):
+    """The server answered 5xx: its fault, perhaps passing (a follower waits it out)."""
 
 
 def credentials_path() -> Path:
@@ -124,6 +131,8 @@ class Api:
             raise ClientError(f"{self.connection.url} refused the key: {server_message(response)}; check OPTBOX_TOKEN", EXIT_USAGE)
         if response.status_code in (502, 503, 504):  # a proxy before a restarting facade: worth another try
             raise Unreachable(f"optbox at {self.connection.url} is not answering: {server_message(response)}")
+        if response.status_code >= 500:
+            raise ServerError(server_message(response))
         if response.is_error:
             raise ClientError(server_message(response))
         return response
@@ -197,6 +206,7 @@ class Follower:
     # --- the loop -------------------------------------------------------------------------
     async def run(self) -> dict[str, Any] | None:
         """The job's final record; None when interrupted (SIGINT)."""
+        await self.api.job(self.job_id)  # a wrong URL, key or job id fails here, at once
         loop = asyncio.get_running_loop()
         loop.add_signal_handler(signal.SIGINT, self._interrupt)
         try:
@@ -211,14 +221,15 @@ class Follower:
         self.wake.set()
 
     async def _connect(self) -> None:
+        """Live lines over Socket.IO; without them (say, a proxy that refuses WebSockets) the follower polls."""
         try:
             await self.sio.connect(self.api.connection.url, auth={"token": self.api.connection.token},
                                    transports=["websocket"], wait_timeout=10)
         except socketio.exceptions.ConnectionError as exc:
-            raise Unreachable(f"cannot follow job {self.job_id} over Socket.IO at {self.api.connection.url}: {exc}") from exc
+            typer.echo(f"optbox: no live lines over Socket.IO ({exc}); reading them every {POLL_S:g} s", err=True)
 
     async def _follow(self) -> dict[str, Any] | None:
-        next_check = 0.0
+        next_check = next_poll = 0.0
         unreachable_since: float | None = None
         while not self.interrupted.is_set():
             try:
@@ -230,6 +241,9 @@ class Follower:
                 self._print_held()
                 if self.held:  # a seq is missing: the store has it
                     await self._replay()
+                if not self.sio.connected and time.monotonic() >= next_poll:  # no live lines meanwhile
+                    next_poll = time.monotonic() + POLL_S
+                    await self._replay()
                 if self.ended or time.monotonic() >= next_check:
                     next_check = time.monotonic() + STATUS_CHECK_S
                     job = await self.api.job(self.job_id)
@@ -238,15 +252,16 @@ class Follower:
                         return job
                     self.ended = False
                 unreachable_since = None
-            except (Unreachable, socketio.exceptions.SocketIOError):  # the facade restarting: wait for it
+            except (Unreachable, ServerError, socketio.exceptions.SocketIOError):  # the facade restarting: wait for it
                 unreachable_since = unreachable_since or time.monotonic()
                 if time.monotonic() - unreachable_since > GIVE_UP_S:
                     raise
                 self.reconnected = True  # replay once it answers again
                 await asyncio.sleep(0.5)
                 continue
+            wake_at = next_check if self.sio.connected else min(next_check, next_poll)
             try:
-                await asyncio.wait_for(self.wake.wait(), max(0.05, next_check - time.monotonic()))
+                await asyncio.wait_for(self.wake.wait(), max(0.05, wake_at - time.monotonic()))
             except TimeoutError:
                 pass
             self.wake.clear()

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from cli.client_app import LinePrinter, safe_parts
 from harness.stack import ADMIN_TOKEN, PROJECT_DIR, wait_until
 from tests.conftest import SAMPLES, wait_for_job
 
@@ -115,7 +116,7 @@ def test_a_facade_restarted_mid_run_still_prints_every_line_once(stack, config_h
     stack.stop_role("api", signal.SIGKILL)
     time.sleep(3)
     stack.start_api()
-    assert following.finish() == 0, following.err[-20:]
+    assert following.finish() == 0, "\n".join(following.err[-30:])
     assert printed_model_lines(following.out) == [f"line {i} of 800" for i in range(1, 801)]
 
 
@@ -202,3 +203,24 @@ def test_try_records_what_a_server_run_of_the_sample_records(stack, api, config_
     assert sorted(r["name"] for r in downloaded) == sorted(local["resultFiles"])
     for name in local["resultFiles"]:
         assert (tmp_path / "tried" / name).is_file() and (tmp_path / "served" / name).is_file()
+
+
+def test_following_an_unknown_job_names_it_and_exits_1(stack, config_home):
+    done = optbox(client_env(stack, config_home), "logs", "so-20000101-000000-nothere", "--follow")
+    assert done.returncode == 1 and "so-20000101-000000-nothere" in done.stderr
+
+
+def test_the_models_plain_stdout_goes_to_stdout_and_every_other_line_to_stderr(capsys):
+    printer = LinePrinter(show_seq=True)
+    for seq, level, stream in [(1, "INFO", "system"), (2, "INFO", "stdout"), (3, "WARNING", "stdout"), (4, "ERROR", "stderr"),
+                               (5, "DEBUG", "stdout")]:
+        printer({"seq": seq, "level": level, "stream": stream, "message": f"m{seq}"})
+    out, err = capsys.readouterr()
+    assert out.split() == ["2", "m2", "5", "m5"] and err.split() == ["1", "m1", "3", "m3", "4", "m4"]
+
+
+def test_result_names_never_lead_outside_the_download_directory():
+    assert safe_parts("schedule.csv") == ["schedule.csv"]
+    assert safe_parts("by_day/2026-12-03.csv") == ["by_day", "2026-12-03.csv"]
+    assert safe_parts("../../etc/passwd") == ["etc", "passwd"]
+    assert safe_parts("/abs/x") == ["abs", "x"]
