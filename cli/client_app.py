@@ -69,12 +69,14 @@ class LinePrinter:
 
 
 class ProgressBar:
-    """A progress bar on stderr for runs that report progress, only when stderr is a terminal."""
+    """A progress bar for runs that report progress, only when stdout and stderr are both the terminal: the bar
+    takes printed lines above itself, which must not move a redirected stdout's lines to the screen."""
 
     def __init__(self, label: str) -> None:
         console = Console(stderr=True)
+        on_terminal = console.is_terminal and sys.stdout.isatty()
         self.progress = Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.percentage:>3.0f}%"),
-                                 console=console, transient=True) if console.is_terminal else None
+                                 console=console, transient=True) if on_terminal else None
         self.task = self.progress.add_task(label, total=100, visible=False) if self.progress else None
 
     def __enter__(self) -> ProgressBar:
