@@ -240,7 +240,10 @@ def models_activate(model_id: Annotated[int, typer.Argument(help="the version's 
     async def work() -> None:
         async with Api(connect_settings()) as api:
             answer = await api.json("POST", f"/api/optimization/models/{model_id}/activate")
-        print_json(answer) if as_json else typer.echo(answer["message"])
+        if as_json:
+            print_json(answer)
+        else:
+            typer.echo(answer["message"])
 
     run_command(work())
 
@@ -267,7 +270,10 @@ def run(model_type: Annotated[ModelType, typer.Argument(case_sensitive=False, he
             started = await api.json("POST", "/api/optimization/execute", json=body)
             job_id = started["jobId"]
             if not follow:
-                print_json(started) if as_json else typer.echo(job_id)
+                if as_json:
+                    print_json(started)
+                else:
+                    typer.echo(job_id)  # for JOB=$(optbox run SO)
                 return 0
             say(f"job {job_id}: {model_type.value} model id {started['modelId']} v{started['modelVersion']}")
             return await follow_job(api, job_id, LinePrinter(seq, level, all_to_stderr=as_json),
@@ -335,7 +341,10 @@ def cancel(job_id: str, as_json: JsonOption = False) -> None:
     async def work() -> None:
         async with Api(connect_settings()) as api:
             answer = await api.cancel(job_id)
-        print_json(answer) if as_json else typer.echo(f"job {job_id}: {answer['status']} (Prefect: {answer['prefectState']})")
+        if as_json:
+            print_json(answer)
+        else:
+            typer.echo(f"job {job_id}: {answer['status']} (Prefect: {answer['prefectState']})")
 
     run_command(work())
 
