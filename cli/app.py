@@ -7,6 +7,10 @@
   optbox prefect-services  Prefect's background services alone (beside --no-services replicas)
   optbox deploy   apply prefect.yaml (work pool, DMO/RMO/SO deployments)
   optbox migrate  bring the database schema to head
+
+As a client of a running optbox (OPTBOX_URL, OPTBOX_TOKEN; see docs/cli.md):
+
+  optbox login | models upload/list/activate | run [--follow] | logs | jobs | cancel | results | try
 """
 
 
@@ -24,11 +28,13 @@ from typing import Annotated
 
 import typer
 
+from cli.client_app import register as register_client_commands
 from cli.roles import prefect_server_env, prefect_services_command, wait_for_prefect, worker_command
 from optbox.prefect_env import prefect_env, with_prefect_env
 from optbox.settings import PROJECT_DIR, get_settings
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__)
+register_client_commands(app)
 
 
 @app.command()

@@ -13,7 +13,7 @@ from typing import Any
 import httpx
 from tenacity import AsyncRetrying, retry_if_exception, stop_after_delay, wait_exponential
 from websockets.asyncio.client import connect
-from websockets.exceptions import ConnectionClosed, InvalidStatus
+from websockets.exceptions import ConnectionClosed, InvalidMessage, InvalidStatus
 
 from optbox.protocol import ClaimedRun, PruneReport, PruneRequest, RunClaim, RunOutcome
 
@@ -27,8 +27,9 @@ class FacadeRefused(Exception):
 
 
 def is_transient(exc: BaseException) -> bool:
-    """Worth another try: the other end unreachable, dropped, or answering 5xx."""
-    if isinstance(exc, httpx.TransportError | OSError | TimeoutError | ConnectionClosed):
+    """Worth another try: the other end unreachable, dropped, or answering 5xx. A WebSocket handshake
+    answered with no valid HTTP response (InvalidMessage) is a facade going down or coming up mid-handshake."""
+    if isinstance(exc, httpx.TransportError | OSError | TimeoutError | ConnectionClosed | InvalidMessage):
         return True
     if isinstance(exc, InvalidStatus):
         return exc.response.status_code >= 500

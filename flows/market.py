@@ -70,6 +70,14 @@ async def _forbid_retries(flow_run_id: str) -> None:
         await client.update_flow_run(flow_run_id=flow_run_id, empirical_policy=FlowRunPolicy(retries=0, retry_delay=0))
 
 
+def compile_model(source: bytes, filename: str) -> None:
+    """CPython's compile of a model's bytes, as every run does before it starts; ModelInvalid with the line if it fails."""
+    try:
+        compile(source, filename, "exec", dont_inherit=True)
+    except SyntaxError as exc:
+        raise ModelInvalid(f"model does not compile: {exc.msg} (line {exc.lineno})") from exc
+
+
 @task(name="validate-model", cache_policy=NO_CACHE, persist_result=False)
 async def validate_model(facade: FacadeClient, claimed: ClaimedRun, scratch: Path) -> tuple[Path, Path | None]:
     """Fetch model (and dataset) over HTTP, check their sha256, compile the model."""
@@ -91,10 +99,7 @@ async def validate_model(facade: FacadeClient, claimed: ClaimedRun, scratch: Pat
     else:
         model_path = scratch / PurePath(claimed.model.filename).name
         model_path.write_bytes(source)
-    try:
-        compile(source, model_path.name, "exec", dont_inherit=True)
-    except SyntaxError as exc:
-        raise ModelInvalid(f"model does not compile: {exc.msg} (line {exc.lineno})") from exc
+    compile_model(source, model_path.name)
     data_path = None
     if claimed.dataset is not None:
         data = await facade.download(claimed.dataset.download_path)

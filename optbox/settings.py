@@ -105,6 +105,10 @@ class Settings(BaseSettings):
         return RunLimits(timeout_s=self.run_timeout_s, memory_mb=self.run_memory_mb, max_procs=self.run_max_procs,
                          max_log_mb=self.run_max_log_mb, network=self.run_network)
 
+    # --- the `optbox` client commands (cli/client.py): a terminal or a script talking to a running facade ---
+    url: str = Field("http://127.0.0.1:8000", description="The facade client commands talk to (its public HTTP API and Socket.IO).")
+    token: str | None = Field(None, description="The API key client commands present; else the one `optbox login` stored.")
+
     # --- the sandbox page (web/) ---
     web_dir: Path = Field(PROJECT_DIR / "web" / "dist", description="The built front end served at /sandbox (make install builds it).")
 
