@@ -85,3 +85,13 @@ def test_without_bubblewrap_the_model_sees_what_the_worker_user_sees_but_none_of
     # the README's degraded mode, said honestly: the worker user's files are readable, the database included
     assert report["seen"]["data_dir"] and report["seen"]["database"]
     assert {r["name"] for r in job(bare_api, row["job_id"])["results"]} == {"written.txt"}  # the planted symlink was not followed
+
+
+def test_with_the_sandbox_required_a_worker_lacking_it_fails_runs_saying_what_is_missing(bare, bare_api):
+    """Last in the module: its worker is replaced by one started with OPTBOX_RUN_SANDBOX=required."""
+    bare.stop_role("worker")
+    bare.start_role("worker-required", "worker", env={"OPTBOX_RUN_SANDBOX": "required"})
+    row = run_hostile(bare_api, "long_line")
+    assert row["status"] == "failed"
+    assert "sandbox required but unavailable" in row["error_message"] and "bubblewrap" in row["error_message"], row["error_message"]
+    assert not any(m == "after the long line" for m in messages(bare_api, row["job_id"], "stdout"))  # the model never ran

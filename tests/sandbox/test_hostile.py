@@ -9,6 +9,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 
 import httpx
+import psutil
 import pytest
 
 from harness.stack import PROJECT_DIR, processes_of, wait_until
@@ -137,3 +138,16 @@ def test_a_run_records_what_it_ran(api, protections):
     assert row["limits"] == {"timeout_s": 30, "memory_mb": SMALL["memoryMb"], "max_procs": SMALL["maxProcs"],
                              "max_log_mb": SMALL["maxLogMb"], "network": False}
     assert row["model_config"] == {}
+
+
+def test_a_killed_flow_leaves_no_model_process(api, protections):
+    """bwrap's --die-with-parent: the flow-run process SIGKILLed outright (no cleanup of its own runs), the
+    sandbox and every process of the model go with it."""
+    started = run_hostile(api, "sigterm_detached", wait=False)
+    job_id = started["jobId"]
+    models = wait_until(lambda: processes_of(job_id), 60, "the model to start")
+    outermost_bwrap = [parent for parent in psutil.Process(models[0]).parents() if parent.name() == "bwrap"][-1]
+    flow = outermost_bwrap.parent()  # the launcher execs into bwrap, so bwrap's parent is the flow run
+    assert "python" in flow.name() or "python" in flow.cmdline()[0], flow.cmdline()
+    flow.kill()
+    wait_until(lambda: not processes_of(job_id), 30, "every process of the model to be gone")
