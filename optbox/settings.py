@@ -91,6 +91,16 @@ class Settings(BaseSettings):
         return RunLimits(timeout_s=self.run_timeout_s, memory_mb=self.run_memory_mb, max_procs=self.run_max_procs,
                          max_log_mb=self.run_max_log_mb, network=self.run_network)
 
+    # --- alerts (api/alerts.py): failed, crashed and late runs, and recoveries, to a webhook and by email ---
+    # Kept as plain strings: a malformed value is reported at start and in /api/health, never stops a role.
+    alert_webhook_url: str | None = Field(None, description="POST a JSON alert here (Slack-compatible `text` included). A secret: shown masked.")
+    alert_email_to: str | None = Field(None, description="Comma-separated addresses that get alerts by email (needs smtp_url).")
+    alert_email_from: str = Field("optbox@localhost", description="The From address of alert emails.")
+    smtp_url: str | None = Field(None, description="smtp://user:pass@host:587?starttls=true, smtps://host:465, or smtp://host:25 without auth. A secret: shown masked.")
+    alert_types: str | None = Field(None, description="Comma-separated model types alerted on (DMO,RMO,SO); unset: all.")
+    alert_late_after_s: float = Field(300.0, gt=0, description="A run not started this long after its scheduled time alerts as late.")
+    public_url: str | None = Field(None, description="Where people open the page, for links in alerts; default api_url.")
+
     # --- the sandbox page (web/) ---
     web_dir: Path = Field(PROJECT_DIR / "web" / "dist", description="The built front end served at /sandbox (make install builds it).")
 

@@ -13,7 +13,7 @@ from fastapi import APIRouter
 from sqlalchemy import text
 
 from api.deps import FacadeDep
-from api.schemas import HealthResponse
+from api.schemas import AlertsHealth, HealthResponse
 from optbox import sandbox
 
 router = APIRouter(tags=["health"])
@@ -92,4 +92,6 @@ _database = _DatabaseCheck()
 async def health(facade: FacadeDep) -> HealthResponse:
     database, prefect, protections = await asyncio.gather(_database.status(facade), _prefect.status(facade), _protections())
     return HealthResponse(status="ok" if database and prefect else "degraded", database=database, prefect=prefect,
-                          version=VERSION, sandbox=protections)
+                          version=VERSION, sandbox=protections,
+                          alerts=AlertsHealth(enabled=bool(facade.alerts.destinations), destinations=facade.alerts.destinations,
+                                              problems=facade.alerts.problems))
