@@ -170,11 +170,12 @@ def _iso(when: datetime | None) -> str | None:
 
 
 def _facts(config: AlertConfig, event: str, job: JobRun, scheduled_at: datetime | None) -> dict[str, Any]:
-    error = (job.error_message or "").strip().splitlines()
+    error = [line.strip() for line in (job.error_message or "").strip().splitlines() if line.strip()]
     return {
         "event": event, "jobId": job.job_id, "modelType": job.model_type, "modelName": job.model_name, "modelVersion": job.model_version,
         "status": job.status, "prefectState": job.prefect_state, "triggeredBy": job.triggered_by,
         "error": error[0][:500] if error else None,
+        "errorLastLine": error[-1][:500] if len(error) > 1 else None,  # a traceback's last line names the exception
         "scheduledAt": _iso(scheduled_at or job.created_at), "startedAt": _iso(job.started_at), "completedAt": _iso(job.completed_at),
         "flowRunId": job.flow_run_id,
         "links": {"page": f"{config.public_url}/sandbox?job={job.job_id}",
@@ -221,7 +222,8 @@ def headline(facts: dict[str, Any]) -> str:
         return f"{kind} run {job_id} is late: scheduled {facts['scheduledAt']}, not started after {facts['lateAfterS']:g} s"
     if event == "recovered":
         return f"{kind} recovered: run {job_id} succeeded after run {facts['recoversJobId']} {facts['recoversEvent']}"
-    return f"{kind} run {job_id} {event}: {facts.get('error') or 'no error message'}"
+    last = f" ({facts['errorLastLine']})" if facts.get("errorLastLine") else ""
+    return f"{kind} run {job_id} {event}: {facts.get('error') or 'no error message'}{last}"
 
 
 def _detail_lines(facts: dict[str, Any]) -> list[str]:
@@ -254,6 +256,8 @@ def email_message(config: AlertConfig, facts: dict[str, Any]) -> EmailMessage:
         body.append(f"Job: {facts['jobId']}")
     if facts.get("error"):
         body.append(f"Error: {facts['error']}")
+    if facts.get("errorLastLine"):
+        body.append(f"Last error line: {facts['errorLastLine']}")
     message.set_content("\n".join([*body, *_detail_lines(facts)]) + "\n")
     return message
 
