@@ -270,6 +270,23 @@ def _describe(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {exc}"[:500]
 
 
+class _ScrubSecrets(logging.Filter):
+    """httpx logs each request's full URL at INFO: with a verbose log level the webhook's token would show."""
+
+    def __init__(self, config: AlertConfig) -> None:
+        super().__init__()
+        self.config = config
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        if (scrubbed := self.config.scrub(message)) != message:
+            record.msg, record.args = scrubbed, None
+        return True
+
+
+SCRUBBED_LOGGERS = ("httpx", "aiosmtplib")
+
+
 class AlertSender:
     """Sends the outbox's due rows; every replica runs one, the row's lease decides who sends."""
 
@@ -278,8 +295,11 @@ class AlertSender:
         self.config = config
         self.owner = uuid.uuid4().hex
         self._task: asyncio.Task[None] | None = None
+        self._scrub = _ScrubSecrets(config)
 
     def start(self) -> None:
+        for name in SCRUBBED_LOGGERS:
+            logging.getLogger(name).addFilter(self._scrub)
         for problem in self.config.problems:
             log.warning("alerts: %s", problem)
         if not self.config.destinations:
@@ -289,6 +309,8 @@ class AlertSender:
         self._task = asyncio.create_task(self._loop(), name="alert-sender")
 
     async def stop(self) -> None:
+        for name in SCRUBBED_LOGGERS:
+            logging.getLogger(name).removeFilter(self._scrub)
         if self._task:
             self._task.cancel()
             await asyncio.gather(self._task, return_exceptions=True)

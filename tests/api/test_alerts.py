@@ -4,6 +4,7 @@ and the admin's test alert; secrets stay out of answers and logs."""
 
 from __future__ import annotations
 
+import logging
 import time
 from pathlib import Path
 
@@ -207,3 +208,15 @@ async def test_an_unreachable_smtp_server_is_reported_at_start_with_its_password
     assert config.destinations == ["email"]
     [problem] = config.problems
     assert "not usable at start" in problem and "pw-secret" not in problem
+
+
+async def test_a_verbose_httpx_log_shows_the_webhook_url_masked(caplog):
+    config = AlertConfig.from_settings(Settings(alert_webhook_url="https://hooks.example.test/services/T0/B0/tok3n"), "http://prefect")
+    sender = AlertSender(None, config)  # no database: its sending passes fail (logged), its log filter is what is tested
+    sender.start()
+    try:
+        with caplog.at_level("INFO", logger="httpx"):
+            logging.getLogger("httpx").info('HTTP Request: POST %s "HTTP/1.1 200 OK"', config.webhook_url)
+    finally:
+        await sender.stop()
+    assert "tok3n" not in caplog.text and "HTTP Request: POST ***" in caplog.text
