@@ -194,6 +194,24 @@ def test_an_admin_sends_a_test_alert_and_sees_destinations_masked(api, stack, re
         assert webhook.path not in text and smtp.password not in text
 
 
+def test_a_replica_started_with_bad_alert_settings_serves_and_says_what_is_wrong(stack, replicas):
+    port = free_port()
+    stack.start_role("api-bad", "api", env={
+        "OPTBOX_API_PORT": str(port), "OPTBOX_ALERT_WEBHOOK_URL": "hooks.example.test/T0/tok3n", "OPTBOX_ALERT_TYPES": "DMO,XMO",
+        "OPTBOX_SMTP_URL": f"smtp://u:pw-secret@127.0.0.1:{free_port()}", "OPTBOX_ALERT_EMAIL_TO": "ops@example.test"})
+    try:
+        wait_until(lambda: healthy(f"http://127.0.0.1:{port}"), 120, "the replica with bad alert settings", 0.3)
+        health = wait_until(lambda: (h := httpx.get(f"http://127.0.0.1:{port}/api/health").json()["alerts"])["problems"][2:] and h,
+                            30, "the SMTP check at start")
+    finally:
+        stack.stop_role("api-bad")
+    assert health["destinations"] == ["email"]  # the valid one stays on
+    assert [p.split(" ")[0] for p in health["problems"]] == ["OPTBOX_ALERT_WEBHOOK_URL", "OPTBOX_ALERT_TYPES:", "SMTP"]
+    log = stack.logs("api-bad")
+    assert "alerts: OPTBOX_ALERT_WEBHOOK_URL is not an http(s) URL" in log and "not usable at start" in log
+    assert "tok3n" not in log + str(health) and "pw-secret" not in log + str(health)
+
+
 def test_bad_configuration_is_reported_and_turns_off_only_that_destination():
     config = AlertConfig.from_settings(Settings(alert_webhook_url="hooks.example.test/T0/tok3n", smtp_url="smtp://u:pw-secret@mail:notaport",
                                                 alert_email_to="ops@example.test", alert_types="DMO,XMO"), "http://prefect")
