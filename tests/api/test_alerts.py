@@ -238,3 +238,10 @@ async def test_a_verbose_httpx_log_shows_the_webhook_url_masked(caplog):
     finally:
         await sender.stop()
     assert "tok3n" not in caplog.text and "HTTP Request: POST ***" in caplog.text
+
+
+def test_alert_types_route_only_the_listed_types():
+    config = AlertConfig.from_settings(Settings(alert_webhook_url="https://hooks.example.test/x", alert_types="dmo, RMO"), "http://prefect")
+    assert [config.watches(kind) for kind in ("DMO", "RMO", "SO")] == [True, True, False]
+    assert config.masked()["types"] == ["DMO", "RMO"]
+    assert not AlertConfig.from_settings(Settings(), "http://prefect").watches("DMO")  # no destination: nothing alerts
