@@ -293,7 +293,6 @@ class AlertSender:
     def __init__(self, db: Database, config: AlertConfig) -> None:
         self.db = db
         self.config = config
-        self.owner = uuid.uuid4().hex
         self._task: asyncio.Task[None] | None = None
         self._scrub = _ScrubSecrets(config)
 
@@ -335,7 +334,8 @@ class AlertSender:
         while True:
             try:
                 async with self.db.session() as session:
-                    claimed = await outbox.claim_due(session, self.owner, LEASE)
+                    # a fresh owner per claim: rows this replica leased elsewhere (a test alert being sent) are not taken twice
+                    claimed = await outbox.claim_due(session, uuid.uuid4().hex, LEASE)
                 for alert in claimed:
                     await self.deliver(alert)
             except asyncio.CancelledError:
@@ -394,7 +394,7 @@ class AlertSender:
                  "links": {"page": f"{self.config.public_url}/sandbox", "prefect": self.config.prefect_ui_url}}
         async with self.db.session() as session:
             await outbox.record(session, key=key, event="test", job_id=None, model_type=None, facts=facts,
-                                destinations=self.config.destinations, lease_owner=self.owner, lease_until=utcnow() + LEASE)
+                                destinations=self.config.destinations, lease_owner=uuid.uuid4().hex, lease_until=utcnow() + LEASE)
             await session.commit()
             alert = await outbox.by_key(session, key)
         alert.deliveries = await self.deliver(alert, tries=1)

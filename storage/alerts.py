@@ -58,6 +58,7 @@ def _due(now: datetime):
 
 async def claim_due(session: AsyncSession, owner: str, lease: timedelta) -> Sequence[Alert]:
     """Take the lease on every undelivered row that is due and not leased by a live sender; commits.
+    `owner` names this one claim (unique per call): the rows returned are those it took.
 
     The conditions sit in the UPDATE itself, so two replicas claiming at once cannot both win a row
     (SQLite serialises writers; PostgreSQL re-checks the WHERE on the row it waited for)."""
