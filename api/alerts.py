@@ -34,7 +34,7 @@ from optbox.protocol import JobStatus, ModelType
 from optbox.settings import Settings
 from storage import alerts as outbox
 from storage.db import Database
-from storage.models import Alert, JobRun, utcnow
+from storage.models import Alert, JobRun, OptimizationModel, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -204,10 +204,14 @@ def late_key(flow_run_id: str) -> str:
     return f"late:{flow_run_id}"
 
 
-async def record_late(session: AsyncSession, config: AlertConfig, job: JobRun, scheduled_at: datetime) -> None:
-    """`job` has not started `late_after_s` after `scheduled_at`. Does not commit."""
+async def record_late(session: AsyncSession, config: AlertConfig, job: JobRun, scheduled_at: datetime,
+                      active_model: OptimizationModel | None = None) -> None:
+    """`job` has not started `late_after_s` after `scheduled_at`. A scheduled run is bound to a model only when
+    it starts: `active_model`, the one it would run, names it meanwhile. Does not commit."""
     if config.watches(job.model_type):
         facts = {**_facts(config, "late", job, scheduled_at), "lateAfterS": config.late_after_s}
+        if job.model_name is None and active_model is not None:
+            facts.update(modelName=active_model.model_name, modelVersion=active_model.version)
         await outbox.record(session, key=late_key(job.flow_run_id or job.job_id), event="late", job_id=job.job_id,
                             model_type=job.model_type, facts=facts, destinations=config.destinations)
 

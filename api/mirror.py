@@ -132,7 +132,8 @@ class Mirror:
             found = await jobs.jobs_by_flow_run(session, [str(run.id) for run in fresh])
             for run in fresh:
                 if (job := found.get(str(run.id))) is not None:  # else: the next pass, once the run has its JobRun
-                    await record_late(session, config, job, run.expected_start_time)
+                    active = None if job.model_name else await self.facade.catalog.active_model(job.model_type)
+                    await record_late(session, config, job, run.expected_start_time, active)
             await session.commit()
 
     async def _reconcile_run(self, flow_run: RunSnapshot) -> int:

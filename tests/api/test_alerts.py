@@ -15,6 +15,7 @@ from api.alerts import AlertConfig, AlertSender
 from harness.receivers import SmtpReceiver, WebhookReceiver
 from harness.stack import free_port, processes_of, wait_until
 from optbox.settings import Settings
+from tests.api.test_lifecycle import deployment_id, prefect
 from tests.conftest import SAMPLES, execute, upload, wait_for_job
 
 MODELS = Path(__file__).parent.parent / "models"
@@ -122,15 +123,23 @@ def test_the_next_success_of_the_type_sends_a_recovery_naming_both_runs(api, rep
     assert len(smtp.of(recovered["jobId"], "recovered")) == 1
 
 
-def test_a_run_not_started_in_time_alerts_as_late(api, replicas, receivers, so_queue_paused):
+def test_runs_not_started_in_time_alert_as_late(api, stack, replicas, receivers, so_queue_paused):
     webhook, smtp = receivers
     job_id = execute(api, "SO")["jobId"]  # no worker takes SO runs meanwhile
+    # and one Prefect created itself, as its scheduler does: no job, no model until it starts
+    flow_run_id = prefect(stack, "POST", f"/deployments/{deployment_id(stack, 'so')}/create_flow_run", json={}).json()["id"]
+    active = api.get("/api/optimization/models", params={"status": "active"}).json()["models"]
+    [active_so] = [m for m in active if m["model_type"] == "SO"]
     try:
         wait_until(lambda: webhook.of(job_id, "late") and smtp.of(job_id, "late"), 60, "the late alert", 0.5)
+        scheduled = wait_until(lambda: [b for b in webhook.bodies if b["event"] == "late" and b["flowRunId"] == flow_run_id], 60,
+                               "the scheduled run's late alert", 0.5)
     finally:
         api.post(f"/api/optimization/jobs/{job_id}/cancel")
+        prefect(stack, "POST", f"/flow_runs/{flow_run_id}/set_state", json={"state": {"type": "CANCELLED"}, "force": True})
     [body] = webhook.of(job_id, "late")
     assert body["lateAfterS"] == LATE_AFTER_S and body["startedAt"] is None and "is late" in body["text"]
+    assert (scheduled[0]["modelName"], scheduled[0]["modelVersion"]) == (active_so["model_name"], active_so["version"])
 
 
 def test_a_run_whose_worker_is_killed_alerts_as_crashed(api, stack, replicas, receivers, keep_active_models):
