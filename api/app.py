@@ -27,7 +27,7 @@ from api.orchestrator import Orchestrator
 from api.page import mount_assets
 from api.realtime import Realtime
 from api.registry import resume_confirmations, stop_confirmations
-from api.routes import activity, auth, datasources, health, internal, models, runs
+from api.routes import activity, alerts, auth, datasources, health, internal, models, runs
 from api.uploads import stop_model_checker, warm_model_checker
 from optbox import patches
 from optbox.settings import Settings, get_settings
@@ -100,6 +100,7 @@ def create_app(settings: Settings | None = None) -> socketio.ASGIApp:
             mirror = Mirror(facade)
             app.state.mirror = mirror
             mirror.start()
+            facade.alert_sender.start()
             await db.open_pool()
             patches.freeze_startup_heap()
             patches.spread_full_collections()
@@ -107,6 +108,7 @@ def create_app(settings: Settings | None = None) -> socketio.ASGIApp:
                 yield
             finally:
                 await mirror.stop()
+                await facade.alert_sender.stop()
                 await stop_confirmations()
                 await facade.queue.close()
                 await close_file_store(files)
@@ -129,7 +131,7 @@ def create_app(settings: Settings | None = None) -> socketio.ASGIApp:
 
     app.add_middleware(SecurityHeaders)
 
-    for router in (models.router, runs.router, datasources.router, activity.router, health.router, internal.router, internal.streams, auth.router):
+    for router in (models.router, runs.router, alerts.router, datasources.router, activity.router, health.router, internal.router, internal.streams, auth.router):
         app.include_router(router)
 
     mount_assets(app, settings.resolved_web_dir)

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 
 from cachetools import TTLCache
 
+from api.alerts import AlertConfig, AlertSender
 from api.orchestrator import Orchestrator
 from api.queue import QueueAnnouncer
 from api.realtime import Realtime
@@ -33,10 +34,14 @@ class Facade:
     new_jobs: GroupCommit = field(init=False)  # concurrent executes' rows, one transaction per burst
     launches: LaunchLedger = field(init=False)  # created flow runs recorded on their jobs, one transaction per burst
     catalog: CatalogCache = field(init=False)  # the models and datasets runs start with; read through with replicas
+    alerts: AlertConfig = field(init=False)  # where alerts go, and what is wrong with their configuration
+    alert_sender: AlertSender = field(init=False)  # sends the alert outbox (started in the app's lifespan)
 
     def __post_init__(self) -> None:
         self.new_jobs = GroupCommit(self.db)
         self.launches = LaunchLedger(self.db)
         self.catalog = CatalogCache(self.db, enabled=not self.settings.redis_url)
         self.queue = QueueAnnouncer(self.db, self.realtime, whole_line=bool(self.settings.redis_url))
+        self.alerts = AlertConfig.from_settings(self.settings, self.orchestrator.ui_url)
+        self.alert_sender = AlertSender(self.db, self.alerts)
         self.known_keys = TTLCache(maxsize=KNOWN_KEYS_MAX, ttl=self.settings.auth_cache_s)

@@ -9,6 +9,8 @@ and moves JobRun forward. It polls instead of subscribing to Prefect's event
 stream on purpose: a missed message cannot leave a run stuck, and after a
 facade restart the first pass settles whatever moved while it was down.
 With several API replicas only the one holding the leadership lease mirrors.
+Alerts ride on this: a run's alert is recorded with the status move that
+causes it, and a scheduled run not started in time is recorded late here.
 """
 
 from __future__ import annotations
@@ -20,12 +22,13 @@ from datetime import timedelta
 import httpx
 from prefect.client.schemas.objects import StateType
 
+from api.alerts import late_key, record_late, record_outcome
 from api.context import Facade
 from api.leadership import Leadership
 from api.orchestrator import RunSnapshot
 from api.runs import job_for_flow_run, launch
 from optbox.protocol import JobStatus, ModelType, TriggeredBy
-from storage import jobs
+from storage import alerts, jobs
 from storage.models import utcnow
 
 log = logging.getLogger(__name__)
@@ -107,7 +110,31 @@ class Mirror:
             if seen.get(str(flow_run.id)) == (flow_run.state.name, attempt_of(flow_run)):
                 continue  # nothing moved since the last pass
             changed += await self._reconcile_run(flow_run)
+        await self._alert_late(runs.values())
         return changed
+
+    async def _alert_late(self, runs) -> None:
+        """Record a late alert for each run still not started `late_after_s` after it was due (once per run)."""
+        config = self.facade.alerts
+        if not config.destinations:
+            return
+        cutoff = utcnow() - timedelta(seconds=config.late_after_s)
+        late = {late_key(str(run.id)): run for run in runs
+                if run.state is not None and run.state.type == StateType.SCHEDULED and run.expected_start_time is not None
+                and run.expected_start_time < cutoff and run.deployment_id in self.facade.orchestrator.deployment_types}
+        if not late:
+            return
+        async with self.facade.db.session() as session:
+            known = await alerts.known_keys(session, list(late))
+            fresh = [run for key, run in late.items() if key not in known]
+            if not fresh:
+                return
+            found = await jobs.jobs_by_flow_run(session, [str(run.id) for run in fresh])
+            for run in fresh:
+                if (job := found.get(str(run.id))) is not None:  # else: the next pass, once the run has its JobRun
+                    active = None if job.model_name else await self.facade.catalog.active_model(job.model_type)
+                    await record_late(session, config, job, run.expected_start_time, active)
+            await session.commit()
 
     async def _reconcile_run(self, flow_run: RunSnapshot) -> int:
         deployment_name, model_type = self.facade.orchestrator.deployment_types[flow_run.deployment_id]
@@ -125,6 +152,8 @@ class Mirror:
                 job.error_message = _state_message(flow_run, status)
             if not (created or moved or state_changed):
                 return 0
+            if moved and JobStatus(job.status).is_terminal:
+                await record_outcome(session, self.facade.alerts, job, scheduled_at=flow_run.expected_start_time)
             await session.commit()
             if moved or created:
                 await self.facade.realtime.job_changed(job)

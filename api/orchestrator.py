@@ -66,6 +66,7 @@ class RunSnapshot(BaseModel):
     run_count: int = 0
     auto_scheduled: bool = False
     state: StateSnapshot | None = None
+    expected_start_time: datetime | None = None  # when it was due: how late a run that has not started is
 
 
 _RUN_SNAPSHOTS = TypeAdapter(list[RunSnapshot])

@@ -1,7 +1,8 @@
 """Run lifecycle on the facade: start, claim, lines, artifacts, finish, cancel.
 
 Every status change goes through `storage.jobs.move_status` and is announced
-by `Realtime.job_changed`, whichever path (flow report or mirror) saw it first.
+by `Realtime.job_changed`, whichever path (flow report or mirror) saw it first;
+a terminal one records its alert (api/alerts.py) in the same transaction.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from tenacity import AsyncRetrying, retry_if_exception, stop_after_delay, wait_exponential
 
+from api.alerts import record_outcome
 from api.auth import Identity
 from api.config_schema import validate_config
 from api.context import Facade
@@ -190,6 +192,7 @@ async def _fail_unlaunched(facade: Facade, job_id: str, reason: str) -> None:
         if job.flow_run_id is None and jobs.move_status(job, JobStatus.failed, job.attempt):
             job.error_message = reason[:4000]
             _notify_outcome(session, job)
+            await record_outcome(session, facade.alerts, job)
             await session.commit()
             await facade.realtime.job_changed(job)
 
@@ -238,6 +241,7 @@ async def claim_run(facade: Facade, session: AsyncSession, claim: RunClaim) -> C
     except ApiError as exc:
         if jobs.move_status(job, JobStatus.failed, claim.attempt):
             job.error_message = exc.error
+            await record_outcome(session, facade.alerts, job)
             await session.commit()
             await facade.realtime.job_changed(job)
         raise
@@ -300,6 +304,7 @@ async def finish_run(facade: Facade, session: AsyncSession, job_id: str, outcome
         job.exit_code = outcome.exit_code
         job.error_message = outcome.error_message
         _notify_outcome(session, job)
+        await record_outcome(session, facade.alerts, job)
     await session.commit()
     if changed:
         await facade.realtime.job_changed(job)

@@ -235,6 +235,12 @@ class ActivitiesResponse(BaseModel):
     activities: list[ActivityOut]
 
 
+class AlertsHealth(BaseModel):
+    enabled: bool = Field(description="whether any alert destination is configured and valid")
+    destinations: list[str]
+    problems: list[str] = Field(description="what is wrong with the alert configuration (secrets masked)")
+
+
 class HealthResponse(BaseModel):
     status: Literal["ok", "degraded"]
     database: bool
@@ -243,3 +249,34 @@ class HealthResponse(BaseModel):
     waiting_for: list[str] = Field(default_factory=list, description="what keeps `ready` false")
     version: str
     sandbox: Protections | None = Field(None, description="protections a model run gets on this host")
+    alerts: AlertsHealth | None = None
+
+
+class AlertOut(BaseModel):
+    id: int
+    event: str = Field(description="failed | crashed | late | recovered | test")
+    jobId: str | None
+    modelType: str | None
+    headline: str
+    createdAt: datetime
+    done: bool = Field(description="nothing left to send (every destination sent, given up or skipped)")
+    deliveries: dict[str, Any] = Field(description="per destination: status (pending | retrying | sent | failed | skipped), attempts, error, at")
+
+
+class AlertDestinations(BaseModel):
+    webhook: str | None = Field(description="the webhook URL, path and query masked")
+    email: dict[str, Any] | None = Field(description="to, from and the SMTP server (password masked)")
+    types: list[str]
+    lateAfterS: float
+    problems: list[str]
+
+
+class AlertsResponse(BaseModel):
+    success: bool = True
+    destinations: AlertDestinations
+    alerts: list[AlertOut] = Field(description="the last alerts, newest first")
+
+
+class AlertTestResponse(BaseModel):
+    success: bool
+    alert: AlertOut

@@ -108,6 +108,15 @@ class Settings(BaseSettings):
     # --- the `optbox` client commands (cli/client.py): a terminal or a script talking to a running facade ---
     url: str = Field("http://127.0.0.1:8000", description="The facade client commands talk to (its public HTTP API and Socket.IO).")
     token: str | None = Field(None, description="The API key client commands present; else the one `optbox login` stored.")
+    # --- alerts (api/alerts.py): failed, crashed and late runs, and recoveries, to a webhook and by email ---
+    # Kept as plain strings: a malformed value is reported at start and in /api/health, never stops a role.
+    alert_webhook_url: str | None = Field(None, description="POST a JSON alert here (Slack-compatible `text` included). A secret: shown masked.")
+    alert_email_to: str | None = Field(None, description="Comma-separated addresses that get alerts by email (needs smtp_url).")
+    alert_email_from: str = Field("optbox@localhost", description="The From address of alert emails.")
+    smtp_url: str | None = Field(None, description="smtp://user:pass@host:587?starttls=true, smtps://host:465, or smtp://host:25 without auth. A secret: shown masked.")
+    alert_types: str | None = Field(None, description="Comma-separated model types alerted on (DMO,RMO,SO); unset: all.")
+    alert_late_after_s: float = Field(300.0, gt=0, description="A run not started this long after its scheduled time alerts as late.")
+    public_url: str | None = Field(None, description="Where people open the page, for links in alerts; default api_url.")
 
     # --- the sandbox page (web/) ---
     web_dir: Path = Field(PROJECT_DIR / "web" / "dist", description="The built front end served at /sandbox (make install builds it).")

@@ -189,3 +189,24 @@ class ApiKey(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     last_used_at: Mapped[datetime | None]
     revoked_at: Mapped[datetime | None]
+
+
+class Alert(Base):
+    """One alert event (a run failed, crashed, went late or recovered; or a test), recorded in the same
+    transaction as what caused it. `key` names the event: whichever replica or mirror pass sees it
+    again inserts nothing. `deliveries` holds each destination's {status, attempts, error, at}."""
+
+    __tablename__ = "alerts"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    key: Mapped[str] = mapped_column(String(200), unique=True)
+    event: Mapped[str] = mapped_column(String(16))  # failed | crashed | late | recovered | test
+    job_id: Mapped[str | None] = mapped_column(String(64), index=True)
+    model_type: Mapped[str | None] = mapped_column(String(8), index=True)
+    facts: Mapped[dict[str, Any]] = mapped_column(JSON)
+    deliveries: Mapped[dict[str, Any]] = mapped_column(JSON)
+    done: Mapped[bool] = mapped_column(Boolean, default=False, index=True)
+    next_attempt_at: Mapped[datetime] = mapped_column(default=utcnow)
+    lease_owner: Mapped[str | None] = mapped_column(String(64))
+    lease_until: Mapped[datetime | None]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)

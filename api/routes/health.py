@@ -19,7 +19,7 @@ from fastapi import APIRouter
 from sqlalchemy import text
 
 from api.deps import FacadeDep
-from api.schemas import HealthResponse
+from api.schemas import AlertsHealth, HealthResponse
 from optbox import sandbox
 
 router = APIRouter(tags=["health"])
@@ -107,4 +107,6 @@ async def health(facade: FacadeDep) -> HealthResponse:
     waiting_for = prefect.waiting_for + ([] if database else ["the database"])
     return HealthResponse(status="ok" if database and prefect.reachable else "degraded", database=database,
                           prefect=prefect.reachable, ready=not waiting_for, waiting_for=waiting_for,
-                          version=VERSION, sandbox=protections)
+                          version=VERSION, sandbox=protections,
+                          alerts=AlertsHealth(enabled=bool(facade.alerts.destinations), destinations=facade.alerts.destinations,
+                                              problems=facade.alerts.problems))

@@ -13,6 +13,7 @@ import { ModelsTable } from "./components/ModelsTable";
 import { Charts } from "./components/Charts";
 import { RunDetail } from "./components/RunDetail";
 import { SignIn } from "./components/SignIn";
+import { Alerts } from "./components/Alerts";
 
 type Me = { name: string; role: string };
 
@@ -31,7 +32,7 @@ export function App() {
   return <Workspace me={me} />;
 }
 
-const TABS = ["History", "Models", "Charts"] as const;
+const TABS = ["History", "Models", "Charts", "Alerts"] as const;
 type Tab = (typeof TABS)[number];
 
 function Workspace({ me }: { me: Me }) {
@@ -40,7 +41,8 @@ function Workspace({ me }: { me: Me }) {
   const [models, setModels] = useState<Model[]>([]);
   const [jobsTick, setJobsTick] = useState(0);
   const [lastEvent, setLastEvent] = useState<JobEvent | null>(null);
-  const [openJob, setOpenJob] = useState<string | null>(null);
+  // `/sandbox?job=ID` (the link in alerts) opens that run
+  const [openJob, setOpenJob] = useState<string | null>(() => new URLSearchParams(window.location.search).get("job"));
   const [tab, setTab] = useState<Tab>("History");
   const [notice, setNotice] = useState<string | null>(null);
   const loadedAt = useRef(Date.now());
@@ -129,7 +131,7 @@ function Workspace({ me }: { me: Me }) {
         </div>
         <section className="tabs-section">
           <div role="tablist" aria-label="Views" className="tabs">
-            {TABS.map((name) => (
+            {TABS.filter((name) => name !== "Alerts" || me.role === "admin").map((name) => (
               <button
                 key={name} role="tab" id={`tab-${name}`} aria-selected={tab === name} aria-controls={`panel-${name}`}
                 className={tab === name ? "tab active" : "tab"} onClick={() => setTab(name)}
@@ -142,6 +144,7 @@ function Workspace({ me }: { me: Me }) {
             {tab === "History" && <History jobsTick={jobsTick} onOpen={setOpenJob} />}
             {tab === "Models" && <ModelsTable models={models} reload={reloadModels} role={me.role} />}
             {tab === "Charts" && <Charts jobsTick={jobsTick} />}
+            {tab === "Alerts" && <Alerts onOpen={setOpenJob} />}
           </div>
         </section>
       </main>

@@ -1,7 +1,7 @@
 // HTTP to the facade. The page signs in through the HttpOnly session cookie, which the browser
 // sends with every same-origin request; no key ever reaches JavaScript.
 import type { RunLimitsRequest } from "./sandbox";
-import type { Dataset, Job, JobDetail, Model, ModelLock, Notification, Protections, StoredLog } from "./types";
+import type { AlertsView, AlertRow, Dataset, Job, JobDetail, Model, ModelLock, Notification, Protections, StoredLog } from "./types";
 
 export class ApiError extends Error {
   constructor(public status: number, message: string, public details?: unknown) {
@@ -59,6 +59,8 @@ export const api = {
   datasets: (type: string) => request<{ dataSources: Dataset[] }>(`${base}/datasources?type=${encodeURIComponent(type)}`),
   health: () => request<{ status: string; sandbox: Protections | null }>("/api/health"),
   notifications: () => request<{ notifications: Notification[]; unread: number }>(`${base}/notifications?limit=30`),
+  alerts: () => request<AlertsView>(`${base}/alerts`),
+  testAlert: () => request<{ success: boolean; alert: AlertRow }>(`${base}/alerts/test`, { method: "POST" }),
   markRead: (ids?: number[]) => request<{ marked: number }>(`${base}/notifications/read`, json(ids ? { ids } : {})),
 };
 

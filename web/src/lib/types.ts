@@ -132,3 +132,32 @@ export const isActive = (status: string | undefined) => !!status && ACTIVE_STATU
 const RANK: Record<string, number> = { viewer: 0, operator: 1, admin: 2 };
 export const mayOperate = (role: string) => (RANK[role] ?? -1) >= 1;
 export const mayAdminister = (role: string) => (RANK[role] ?? -1) >= 2;
+
+export interface AlertDelivery {
+  status: "pending" | "retrying" | "sent" | "failed" | "skipped";
+  attempts: number;
+  error: string | null;
+  at: string | null;
+}
+
+export interface AlertRow {
+  id: number;
+  event: string;
+  jobId: string | null;
+  modelType: string | null;
+  headline: string;
+  createdAt: string;
+  done: boolean;
+  deliveries: Record<string, AlertDelivery>;
+}
+
+export interface AlertsView {
+  destinations: {
+    webhook: string | null;
+    email: { to: string[]; from: string; server: string } | null;
+    types: string[];
+    lateAfterS: number;
+    problems: string[];
+  };
+  alerts: AlertRow[];
+}
