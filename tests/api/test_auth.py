@@ -34,6 +34,7 @@ ROLE = {
     ("GET", "/api/optimization/notifications"): "viewer",
     ("POST", "/api/optimization/notifications/read"): "viewer",
     ("GET", "/api/optimization/activity"): "viewer",
+    ("GET", "/api/optimization/models/{model_id}/lock"): "viewer",
     ("GET", "/api/optimization/alerts"): "admin",
     ("POST", "/api/optimization/alerts/test"): "admin",
     ("GET", "/api/health"): None,
