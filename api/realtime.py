@@ -11,7 +11,7 @@ Each goes to rooms `optimization`, `job:<jobId>`, `model:<type>`; a client in
 several of them gets it once.
 
 Batched clients: a client that connects with `batch: true` in its auth payload gets, instead of one
-`optimization:log` per line, one event per job per stored group of lines:
+`optimization:log` per line, one event per job per stored group of lines (split at BATCH_MAX_BYTES):
   optimization:logs       {jobId, modelType, lines: [{seq, level, stream, message, timestamp}, …]}  (seq order)
   optimization:replay     {jobId, modelType, afterSeq}  (it fell behind: fetch GET /jobs/{id}/logs?after_seq=afterSeq)
 It sits in the same rooms under the `batch:` prefix, so one emit reaches every batched viewer and
@@ -45,8 +45,11 @@ LOBBY = "optimization"
 SESSION_COOKIE = "optbox_session"  # the page's HttpOnly sign-in cookie (set by api/routes/auth.py)
 BATCH_PREFIX = "batch:"
 NAMESPACE = "/"
-# Unsent engine.io packets of one client past which it stops getting a job's batches and is told to replay
-# (at 1,000 lines/s a stored group goes out every 10-20 ms: about a second behind)
+# A batch holds at most about this many bytes of lines (a stored group larger than that goes as several)
+BATCH_MAX_BYTES = 64 * 1024
+LINE_OVERHEAD_BYTES = 100  # seq, level, stream and timestamp of a line in JSON
+# Unsent engine.io packets of one client past which it stops getting a job's batches and is told to replay:
+# at most MAX_BACKLOG × BATCH_MAX_BYTES (4 MB) held for it, and at 1,000 lines/s about a second behind
 MAX_BACKLOG = 64
 
 
@@ -60,6 +63,19 @@ def batched(rooms: list[str]) -> list[str]:
 
 def _wants_batches(auth: Any) -> bool:
     return isinstance(auth, dict) and auth.get("batch") is True
+
+
+def _chunks(lines: Sequence[LogLine]) -> list[Sequence[LogLine]]:
+    """`lines` in runs of about BATCH_MAX_BYTES: a browser parses a batch at once, and a client's backlog,
+    counted in packets, stays a measure of bytes."""
+    chunks, start, size = [], 0, 0
+    for index, line in enumerate(lines):
+        size += len(line.message) + LINE_OVERHEAD_BYTES
+        if size > BATCH_MAX_BYTES and index > start:
+            chunks.append(lines[start:index])
+            start, size = index, len(line.message) + LINE_OVERHEAD_BYTES
+    chunks.append(lines[start:])
+    return chunks
 
 
 def line_payload(line: LogLine) -> dict[str, Any]:
@@ -178,9 +194,10 @@ class Realtime:
         for line in lines:
             await self.sio.emit("optimization:log", {"jobId": job_id, "modelType": model_type, **line_payload(line)}, to=rooms)
         batch_rooms = batched(rooms)
-        behind = await self._hold_back_slow_clients(batch_rooms, job_id, model_type, lines[0].seq)
-        await self.sio.emit("optimization:logs", {"jobId": job_id, "modelType": model_type, "lines": [line_payload(line) for line in lines]},
-                            to=batch_rooms, skip_sid=behind or None)
+        for chunk in _chunks(lines):
+            behind = await self._hold_back_slow_clients(batch_rooms, job_id, model_type, chunk[0].seq)
+            await self.sio.emit("optimization:logs", {"jobId": job_id, "modelType": model_type, "lines": [line_payload(line) for line in chunk]},
+                                to=batch_rooms, skip_sid=behind or None)
 
     async def _hold_back_slow_clients(self, rooms: list[str], job_id: str, model_type: str, first_seq: int) -> list[str]:
         """Batched clients of this process that are too far behind to be sent more of `job_id` now; each is told

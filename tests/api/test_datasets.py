@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import hashlib
 
+import pytest
+
 from tests.conftest import SAMPLES, all_lines, execute, wait_for_job
 
 
@@ -17,7 +19,16 @@ def test_refuses_datasets_that_are_not_csv_or_xlsx(api):
     assert upload_dataset(api, "prices.csv", b"", "SO").status_code == 400
 
 
-def test_a_run_uses_the_named_dataset_and_records_its_hash(api):
+@pytest.fixture
+def sample_prices_stay_newest(api):
+    """A run without a dataset reads the newest of its type: put the sample's prices back on top afterwards,
+    so later modules' SO runs (their objectives) do not depend on this module having run."""
+    yield
+    restored = upload_dataset(api, "so_prices.csv", (SAMPLES / "data" / "so_prices.csv").read_bytes(), "SO")
+    assert restored.status_code == 201, restored.text
+
+
+def test_a_run_uses_the_named_dataset_and_records_its_hash(api, sample_prices_stay_newest):
     # the same prices, doubled: the battery's profit doubles
     rows = (SAMPLES / "data" / "so_prices.csv").read_text().splitlines()
     doubled = "\n".join([rows[0]] + [f"{b},{float(p) * 2}" for b, p in (r.split(",") for r in rows[1:])]) + "\n"

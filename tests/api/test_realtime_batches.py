@@ -119,7 +119,7 @@ async def test_a_batched_client_that_falls_behind_is_told_to_replay_and_loses_no
     """While a run floods, a stalled batched client is held back and told `afterSeq` once; what it got live plus a
     replay after that seq is every line once. A client that keeps up meanwhile gets every batch."""
     model_id = await asyncio.to_thread(_printer, api)
-    count = 8_000
+    count = 8_000  # 16 MB: past the kernel's socket buffers (a few MB), then past MAX_BACKLOG batches of 64 KB
     slow = StalledSocketIoClient(stack.api_url)
     await slow.connect({"token": ADMIN_TOKEN, "batch": True})
     try:
