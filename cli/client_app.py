@@ -207,6 +207,8 @@ def models_upload(file: Annotated[Path, typer.Argument(help="the model, a .py fi
         model = answer["model"]
         typer.echo(f"{model['model_name']} v{model['version']} (id {model['id']}, {model['model_type']}, {model['status']})")
         say(f"validation: {model['validation_message'] or 'ok'}")
+        say(f"environment: its own packages, lock {model['lock_sha256'][:12]} (a worker builds it once, at its first run)"
+            if model.get("lock_sha256") else "environment: the base environment")
 
     run_command(work())
 

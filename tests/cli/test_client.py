@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -12,6 +13,7 @@ import threading
 import time
 from pathlib import Path
 
+import httpx
 import pytest
 
 from cli.client_app import LinePrinter, safe_parts
@@ -224,3 +226,17 @@ def test_result_names_never_lead_outside_the_download_directory():
     assert safe_parts("by_day/2026-12-03.csv") == ["by_day", "2026-12-03.csv"]
     assert safe_parts("../../etc/passwd") == ["etc", "passwd"]
     assert safe_parts("/abs/x") == ["abs", "x"]
+
+
+def test_an_upload_says_which_environment_the_version_runs_in(stack, config_home, keep_active_models):
+    env = client_env(stack, config_home)
+    base = optbox(env, "models", "upload", str(MODELS / "printer.py"), "--type", "RMO")
+    assert base.returncode == 0, base.stderr
+    assert "environment: the base environment" in base.stderr
+    own = optbox(env, "models", "upload", str(SAMPLES / "so_battery_pulp.py"), "--type", "SO")
+    assert own.returncode == 0, own.stderr
+    lock = re.search(r"environment: its own packages, lock ([0-9a-f]{12})", own.stderr)
+    assert lock, own.stderr
+    active = httpx.get(f"{stack.api_url}/api/optimization/models", params={"type": "SO", "status": "active"},
+                       headers={"Authorization": f"Bearer {env['OPTBOX_TOKEN']}"}).json()["models"][0]
+    assert active["lock_sha256"].startswith(lock.group(1))
