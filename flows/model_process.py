@@ -4,7 +4,8 @@ Guarantees: every line of each stream reaches `on_line` in order, cut at
 MAX_LINE_BYTES with a marker (memory per stream stays bounded whatever the model
 writes; `room` lets the caller hold the reading while its own backlog is full); the call returns once the model has exited, or `timeout_s` passed and the
 model was killed. Processes the model leaves behind holding its pipes cannot keep
-it waiting: after the model exits they get DRAIN_S, then `kill_tree`.
+it waiting: after the model exits they get DRAIN_S of reading time, then `kill_tree`. Lines
+still in the pipes when the model exits are read whatever the caller's `room` holds.
 """
 
 from __future__ import annotations
@@ -126,7 +127,9 @@ async def run_model_process(
         *argv, cwd=cwd, env=env, stdin=asyncio.subprocess.DEVNULL,
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
     )
-    pumps = asyncio.gather(_pump(process.stdout, Stream.stdout, on_line, bulk, room), _pump(process.stderr, Stream.stderr, on_line, None, room))
+    held = _Held(room)
+    pumps = asyncio.gather(_pump(process.stdout, Stream.stdout, on_line, bulk, held.room if room else None),
+                           _pump(process.stderr, Stream.stderr, on_line, None, held.room if room else None))
     timed_out = False
     try:
         try:
@@ -135,12 +138,9 @@ async def run_model_process(
             timed_out = True
             _kill(process, kill_tree)
             exit_code = await _exited(process)
-        try:
-            await asyncio.wait_for(asyncio.shield(pumps), DRAIN_S)
-        except TimeoutError:  # something the model started still holds its output open
+        if not await _drained(pumps, held):  # something the model started still holds its output open
             kill_tree()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(asyncio.shield(pumps), DRAIN_S)
+            await _drained(pumps, held)
         return ModelExit(exit_code=exit_code, timed_out=timed_out)
     finally:
         if process.returncode is None:
@@ -149,6 +149,36 @@ async def run_model_process(
         if not pumps.done():
             pumps.cancel()
             await asyncio.gather(pumps, return_exceptions=True)
+
+
+class _Held:
+    """`room`, counting the pumps waiting in it: time the caller holds the reading is not time a pipe was held open."""
+
+    def __init__(self, room: Callable[[], Awaitable[None]] | None) -> None:
+        self._room = room
+        self.waiting = 0
+
+    async def room(self) -> None:
+        self.waiting += 1
+        try:
+            await self._room()
+        finally:
+            self.waiting -= 1
+
+
+async def _drained(pumps: asyncio.Future, held: _Held) -> bool:
+    """Whether the pumps reach the end of the model's output within DRAIN_S of reading time. What is left in the
+    pipes when the model exits is bounded by their buffers, and every line of it is read, however long the caller
+    holds the reading (its backlog full): only time the pumps are free to read counts against DRAIN_S."""
+    reading_s = 0.0
+    while not pumps.done():
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(asyncio.shield(pumps), EXIT_POLL_S)
+        if held.waiting == 0:
+            reading_s += EXIT_POLL_S
+            if reading_s >= DRAIN_S and not pumps.done():
+                return False
+    return True
 
 
 def _kill(process: asyncio.subprocess.Process, kill_tree: Callable[[], None]) -> None:

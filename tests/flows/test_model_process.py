@@ -76,3 +76,29 @@ async def test_past_the_cap_a_flood_is_counted_unread_but_report_lines_still_arr
     received = [m for _, m in lines]
     assert '::optbox {"objective_value": 5}' in received
     assert sum(dropped) + len(received) == 200002 and sum(dropped) > 150000
+
+
+async def test_lines_still_in_the_pipe_when_the_model_exits_arrive_however_long_the_caller_holds_reading(tmp_path, monkeypatch):
+    """The caller's backlog is full (`room` holds the reading) while the model writes its last lines and exits: those
+    lines wait in the pipe, and the drain after exit must not give up on them (it is bounded only for processes
+    that hold the pipes open, not for the caller's own backpressure)."""
+    import asyncio
+
+    import flows.model_process as model_process
+
+    monkeypatch.setattr(model_process, "DRAIN_S", 0.2)
+    # 100-byte lines; the hold starts when less than a pipe's worth (64 KiB) is left to write
+    count, held_from = 20_000, 19_500
+    lines: list[str] = []
+    released = asyncio.Event()
+
+    async def room() -> None:
+        if len(lines) >= held_from and not released.is_set():
+            asyncio.get_running_loop().call_later(1.5, released.set)  # well past two drains
+            await released.wait()
+
+    (tmp_path / "m.py").write_text(f"for i in range({count}):\n    print(f'{{i:>99}}')\n")
+    exited = await run_model_process([sys.executable, "m.py"], env={}, cwd=tmp_path, room=room,
+                                     on_line=lambda stream, message: lines.append(message))
+    assert exited.exit_code == 0
+    assert [int(m) for m in lines] == list(range(count))
