@@ -11,6 +11,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
+import httpx
 from prefect.client.schemas.objects import DeploymentSchedule
 from prefect.client.schemas.schedules import CronSchedule
 from prefect.server.schemas.schedules import CronSchedule as ServerCronSchedule
@@ -47,6 +48,8 @@ async def read_schedule(facade: Facade, model_type: ModelType) -> ScheduleOut:
         return await describe(model_type, await facade.orchestrator.read_schedule(model_type))
     except (DeploymentMissing, ScheduleMissing) as exc:
         raise ApiError(503, str(exc)) from exc
+    except httpx.TransportError as exc:
+        raise ApiError(503, f"Prefect did not answer ({exc}); try again") from exc
 
 
 def parse_cron(cron: str, timezone: str | None) -> CronSchedule:
@@ -71,6 +74,8 @@ async def change_schedule(facade: Facade, session: AsyncSession, model_type: Mod
         after = await facade.orchestrator.update_schedule(model_type, active=change.active, cron=cron)
     except (DeploymentMissing, ScheduleMissing) as exc:
         raise ApiError(503, str(exc)) from exc
+    except httpx.TransportError as exc:
+        raise ApiError(503, f"Prefect did not answer ({exc}); try again") from exc
     assert isinstance(after.schedule, CronSchedule)
     what = []
     if change.active is not None:
