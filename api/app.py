@@ -27,7 +27,7 @@ from api.orchestrator import Orchestrator
 from api.page import mount_assets
 from api.realtime import Realtime
 from api.registry import resume_confirmations, stop_confirmations
-from api.routes import activity, alerts, auth, datasources, health, internal, models, runs
+from api.routes import activity, alerts, auth, datasources, health, internal, models, runs, schedules
 from api.uploads import stop_model_checker, warm_model_checker
 from optbox import patches
 from optbox.settings import Settings, get_settings
@@ -127,11 +127,11 @@ def create_app(settings: Settings | None = None) -> socketio.ASGIApp:
     patches.parse_uploads_in_memory(settings.max_upload_bytes + MULTIPART_OVERHEAD)
     if settings.cors_origins:
         app.add_middleware(CORSMiddleware, allow_origins=settings.cors_origins, allow_credentials=True,
-                           allow_methods=["GET", "POST", "DELETE"], allow_headers=["Authorization", "Content-Type"])
+                           allow_methods=["GET", "POST", "PATCH", "DELETE"], allow_headers=["Authorization", "Content-Type"])
 
     app.add_middleware(SecurityHeaders)
 
-    for router in (models.router, runs.router, alerts.router, datasources.router, activity.router, health.router, internal.router, internal.streams, auth.router):
+    for router in (models.router, runs.router, schedules.router, alerts.router, datasources.router, activity.router, health.router, internal.router, internal.streams, auth.router):
         app.include_router(router)
 
     mount_assets(app, settings.resolved_web_dir)

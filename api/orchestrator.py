@@ -28,7 +28,8 @@ from prefect.client.schemas.filters import (
     FlowRunFilterExpectedStartTime,
     FlowRunFilterId,
 )
-from prefect.client.schemas.objects import DeploymentStatus, StateType
+from prefect.client.schemas.objects import DeploymentSchedule, DeploymentStatus, StateType
+from prefect.client.schemas.schedules import CronSchedule
 from prefect.client.schemas.sorting import FlowRunSort
 from prefect.context import SettingsContext, get_settings_context
 from prefect.exceptions import ObjectNotFound
@@ -74,6 +75,10 @@ _RUN_SNAPSHOTS = TypeAdapter(list[RunSnapshot])
 
 class DeploymentMissing(Exception):
     """Prefect has no deployment for this model type (prefect.yaml not applied yet)."""
+
+
+class ScheduleMissing(Exception):
+    """The type's deployment has no cron schedule (prefect.yaml gives each DMO/RMO/SO deployment one)."""
 
 
 class PrefectBusy(Exception):
@@ -180,6 +185,21 @@ class Orchestrator:
         if model_type not in self._deployment_ids:
             raise DeploymentMissing(f"no Prefect deployment {deployment_path(model_type)}; is the worker up (it applies prefect.yaml)?")
         return self._deployment_ids[model_type]
+
+    async def read_schedule(self, model_type: ModelType) -> DeploymentSchedule:
+        """The type's deployment schedule as Prefect has it now (the one cron schedule prefect.yaml gives it)."""
+        for schedule in await self.client.read_deployment_schedules(await self.deployment_id(model_type)):
+            if isinstance(schedule.schedule, CronSchedule):
+                return schedule
+        raise ScheduleMissing(f"deployment {deployment_path(model_type)} has no cron schedule")
+
+    async def update_schedule(self, model_type: ModelType, *, active: bool | None = None, cron: CronSchedule | None = None) -> DeploymentSchedule:
+        """Pause/resume and/or re-cron the type's schedule through Prefect's deployment schedule API, so
+        Prefect's scheduler and its UI see the same; the schedule as it is afterwards."""
+        current = await self.read_schedule(model_type)
+        await self.client.update_deployment_schedule(current.deployment_id or await self.deployment_id(model_type), current.id,
+                                                     active=active, schedule=cron)
+        return await self.read_schedule(model_type)
 
     async def create_run(self, model_type: ModelType, parameters: dict[str, Any], *, tags: Sequence[str], retries: int | None,
                          idempotency_key: str | None = None) -> UUID:

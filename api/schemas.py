@@ -280,3 +280,30 @@ class AlertsResponse(BaseModel):
 class AlertTestResponse(BaseModel):
     success: bool
     alert: AlertOut
+
+
+class NextRun(BaseModel):
+    utc: datetime
+    local: datetime  # the same instant in the schedule's timezone
+
+
+class ScheduleOut(BaseModel):
+    model_config = ConfigDict(protected_namespaces=())
+
+    modelType: ModelType
+    cron: str
+    timezone: str
+    active: bool
+    nextRuns: list[NextRun]
+
+
+class SchedulesResponse(BaseModel):
+    schedules: list[ScheduleOut]
+
+
+class ScheduleChange(BaseModel):
+    """Pause/resume (`active`, operator) and/or a new cron (`cron`, admin); at least one."""
+    model_config = ConfigDict(extra="forbid")
+
+    active: bool | None = None
+    cron: str | None = None

@@ -36,6 +36,8 @@ ROLE = {
     ("GET", "/api/optimization/activity"): "viewer",
     ("GET", "/api/optimization/models/{model_id}/lock"): "viewer",
     ("GET", "/api/optimization/alerts"): "admin",
+    ("GET", "/api/optimization/schedules"): "viewer",
+    ("PATCH", "/api/optimization/schedules/{model_type}"): "operator",
     ("POST", "/api/optimization/alerts/test"): "admin",
     ("GET", "/api/health"): None,
     ("POST", "/api/auth/keys"): "admin",
@@ -74,7 +76,7 @@ def keys(api, stack) -> dict[str, str]:
 
 def concrete(path: str) -> str:
     # ids nobody has: an allowed caller gets past auth to a 404/422, never a 5xx
-    return (path.replace("{model_id}", "999999").replace("{dataset_id}", "999999").replace("{key_id}", "999999")
+    return (path.replace("{model_id}", "999999").replace("{dataset_id}", "999999").replace("{key_id}", "999999").replace("{model_type}", "XMO")
             .replace("{job_id}", "no-such-job").replace("{name}", "none.csv"))
 
 

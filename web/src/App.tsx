@@ -14,6 +14,7 @@ import { Charts } from "./components/Charts";
 import { RunDetail } from "./components/RunDetail";
 import { SignIn } from "./components/SignIn";
 import { Alerts } from "./components/Alerts";
+import { Schedules } from "./components/Schedules";
 
 type Me = { name: string; role: string };
 
@@ -32,7 +33,7 @@ export function App() {
   return <Workspace me={me} />;
 }
 
-const TABS = ["History", "Models", "Charts", "Alerts"] as const;
+const TABS = ["History", "Models", "Schedules", "Charts", "Alerts"] as const;
 type Tab = (typeof TABS)[number];
 
 function Workspace({ me }: { me: Me }) {
@@ -143,6 +144,7 @@ function Workspace({ me }: { me: Me }) {
           <div role="tabpanel" id={`panel-${tab}`} aria-labelledby={`tab-${tab}`}>
             {tab === "History" && <History jobsTick={jobsTick} onOpen={setOpenJob} />}
             {tab === "Models" && <ModelsTable models={models} reload={reloadModels} role={me.role} />}
+            {tab === "Schedules" && <Schedules role={me.role} />}
             {tab === "Charts" && <Charts jobsTick={jobsTick} />}
             {tab === "Alerts" && <Alerts onOpen={setOpenJob} />}
           </div>

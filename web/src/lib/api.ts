@@ -1,7 +1,7 @@
 // HTTP to the facade. The page signs in through the HttpOnly session cookie, which the browser
 // sends with every same-origin request; no key ever reaches JavaScript.
 import type { RunLimitsRequest } from "./sandbox";
-import type { AlertsView, AlertRow, Dataset, Job, JobDetail, Model, ModelLock, Notification, Protections, StoredLog } from "./types";
+import type { AlertsView, AlertRow, Dataset, Job, JobDetail, Model, ModelLock, Notification, Protections, Schedule, StoredLog } from "./types";
 
 export class ApiError extends Error {
   constructor(public status: number, message: string, public details?: unknown) {
@@ -61,6 +61,9 @@ export const api = {
   notifications: () => request<{ notifications: Notification[]; unread: number }>(`${base}/notifications?limit=30`),
   alerts: () => request<AlertsView>(`${base}/alerts`),
   testAlert: () => request<{ success: boolean; alert: AlertRow }>(`${base}/alerts/test`, { method: "POST" }),
+  schedules: () => request<{ schedules: Schedule[] }>(`${base}/schedules`),
+  setSchedule: (modelType: string, change: { active?: boolean; cron?: string }) =>
+    request<Schedule>(`${base}/schedules/${encodeURIComponent(modelType)}`, { method: "PATCH", body: JSON.stringify(change) }),
   markRead: (ids?: number[]) => request<{ marked: number }>(`${base}/notifications/read`, json(ids ? { ids } : {})),
 };
 

@@ -161,3 +161,11 @@ export interface AlertsView {
   };
   alerts: AlertRow[];
 }
+
+export interface Schedule {
+  modelType: string;
+  cron: string;
+  timezone: string;
+  active: boolean;
+  nextRuns: { utc: string; local: string }[];
+}
