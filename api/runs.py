@@ -300,6 +300,8 @@ async def finish_run(facade: Facade, session: AsyncSession, job_id: str, outcome
         status = JobStatus.cancelled  # the model died of the cancellation's signal before its flow did
     jobs.apply_report(job, outcome.report)
     changed = jobs.move_status(job, status, outcome.attempt)
+    if outcome.attempt == job.attempt:
+        job.peak_memory_mb, job.cpu_seconds = outcome.peak_memory_mb, outcome.cpu_seconds
     if changed:
         job.exit_code = outcome.exit_code
         job.error_message = outcome.error_message

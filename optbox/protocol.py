@@ -262,6 +262,9 @@ class RunOutcome(BaseModel):
     error_message: str | None = None
     report: Report = Field(default_factory=Report)
     last_seq: int = Field(0, ge=0, le=MAX_DB_INT)
+    # what the model's process tree used (its cgroup's counters, or psutil samples without one); None: not measured
+    peak_memory_mb: float | None = Field(None, ge=0, le=MAX_DB_INT)
+    cpu_seconds: float | None = Field(None, ge=0, le=MAX_DB_INT)
 
     @field_validator("status")
     @classmethod
