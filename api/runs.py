@@ -263,7 +263,7 @@ async def claim_run(facade: Facade, session: AsyncSession, claim: RunClaim) -> C
             id=dataset.id, filename=dataset.name, sha256=dataset.sha256, size=dataset.file_size,
             download_path=f"/api/internal/datasources/{dataset.id}/file"),
         config=job.model_config or {}, next_seq=next_seq, limits=RunLimits.model_validate(job.limits),
-        entry=model.entry, lock=model.dependency_lock,
+        entry=model.entry, lock=model.dependency_lock, triggered_by=job.triggered_by,
     )
 
 

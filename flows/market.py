@@ -26,6 +26,7 @@ import signal
 import sys
 import tempfile
 import time
+from collections.abc import Coroutine
 from pathlib import Path, PurePath
 from typing import Any
 
@@ -36,6 +37,7 @@ from prefect.client.schemas.objects import FlowRunPolicy
 from prefect.context import get_run_context
 from prefect.states import Failed
 
+from flows import prefect_views
 from flows.facade import FacadeClient, FacadeRefused
 from flows.lines import LineSequencer, PrefectRunLog
 from flows.model_process import Bulk, ModelExit, run_model_process
@@ -339,6 +341,7 @@ async def run_optimization_model(
             await _forbid_retries(flow_run_id)
             return Failed(message=str(exc))
         logger.info("job %s: %s model %s v%s", claimed.job_id, claimed.model_type.value, claimed.model_name, claimed.model_version)
+        await _quietly(prefect_views.name_flow_run(flow_run_id, claimed), "name the flow run")
         return await _run_claimed(facade, claimed, flow_run_id, settings.resolved_data_dir / "runs")
     finally:
         await facade.aclose()
@@ -384,6 +387,7 @@ async def _run_claimed(facade: FacadeClient, claimed: ClaimedRun, flow_run_id: s
             outcome.last_seq = lines.last_seq
         await shipper.drain()
         await facade.upload_artifact(claimed.job_id, "log", f"attempt-{attempt}.log", log_artifact(log_path))
+        await _quietly(prefect_views.publish_artifacts(claimed, outcome, output_dir, _page_url(claimed.job_id)), "publish artifacts")
         await facade.finish(claimed.job_id, outcome)
     finally:
         held.close()
@@ -395,6 +399,19 @@ async def _run_claimed(facade: FacadeClient, claimed: ClaimedRun, flow_run_id: s
     if outcome.status != JobStatus.success:
         return Failed(message=outcome.error_message)
     return outcome.report.model_dump(exclude_none=True)
+
+
+async def _quietly(view: Coroutine[Any, Any, None], what: str) -> None:
+    """Prefect UI views (flows/prefect_views.py) never fail a run: a failure is a warning in the flow's log."""
+    try:
+        await view
+    except Exception as exc:  # noqa: BLE001 - any failure of a view leaves the run as it is
+        get_run_logger().warning("could not %s in Prefect: %s", what, exc)
+
+
+def _page_url(job_id: str) -> str:
+    settings = get_settings()
+    return f"{(settings.public_url or settings.resolved_api_url).rstrip('/')}/sandbox?job={job_id}"
 
 
 async def _model_environment(claimed: ClaimedRun, lines: LineSequencer, held: contextlib.ExitStack) -> Path | None:

@@ -251,6 +251,7 @@ class ClaimedRun(BaseModel):
     limits: RunLimits
     entry: str | None = None  # the model is an archive: unpack it and run this file of it
     lock: str | None = None  # the model's dependency lock: run it in that environment (None: the base one)
+    triggered_by: str = "manual"  # manual | schedule | api ...: names the flow run in Prefect's UI
 
 
 class RunOutcome(BaseModel):
