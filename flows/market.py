@@ -268,7 +268,10 @@ async def execute_model(lines: LineSequencer, launch: ModelLaunch, shipper: Line
     exit_code, error = launch.verdict(exited, lines.stderr_tail)
     ended = error.splitlines()[0] if error else f"model exited with code {exit_code}"
     dropped = f"; {lines.dropped_lines} lines over the cap were not stored" if lines.dropped_lines else ""
-    lines.system(f"{ended} after {time.perf_counter() - started:.2f} s{dropped}", LogLevel.ERROR if error else LogLevel.INFO)
+    used = launch.usage()
+    resources = "".join([f"; peak memory {used.peak_memory_mb:.0f} MB" if used.peak_memory_mb is not None else "",
+                         f"; {used.cpu_seconds:.2f} s CPU" if used.cpu_seconds is not None else ""])
+    lines.system(f"{ended} after {time.perf_counter() - started:.2f} s{resources}{dropped}", LogLevel.ERROR if error else LogLevel.INFO)
     return exit_code, error
 
 

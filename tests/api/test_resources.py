@@ -12,7 +12,7 @@ import pytest
 
 from harness.stack import wait_until
 from tests.api.test_lifecycle import MODELS, prefect, upload_model
-from tests.conftest import execute, wait_for_job
+from tests.conftest import all_lines, execute, wait_for_job
 
 pytestmark = pytest.mark.usefixtures("keep_active_models")
 SO_QUEUE = "/work_pools/optbox-process/queues/so"
@@ -31,13 +31,15 @@ def two_runs(api, stack) -> list[dict]:
         prefect(stack, "PATCH", SO_QUEUE, json={"concurrency_limit": before})
 
 
-def test_a_finished_run_reports_its_peak_memory_cpu_time_and_time_in_line(two_runs):
+def test_a_finished_run_reports_its_peak_memory_cpu_time_and_time_in_line(two_runs, api):
     first, second = two_runs
     assert [run["status"] for run in two_runs] == ["success", "success"], two_runs
     for run in two_runs:
         assert run["peak_memory_mb"] >= 100 and run["cpu_seconds"] >= 0.5, run
         assert run["queued_s"] >= 0
     assert second["queued_s"] > first["queued_s"]  # it waited for the first to end
+    said = [line["message"] for line in all_lines(api, first["job_id"]) if line["stream"] == "system"]
+    assert any("model exited with code 0 after" in line and "peak memory" in line and "s CPU" in line for line in said), said
 
 
 def test_prefect_names_the_flow_run_and_holds_its_summary_and_result_artifacts(two_runs, stack):
