@@ -37,6 +37,7 @@ from optbox.protocol import (
     RunOutcome,
     TriggeredBy,
     deployment_path,
+    flow_run_name,
 )
 from storage import audit, catalog, jobs, retention
 from storage.catalog_cache import CatalogCache
@@ -167,12 +168,14 @@ async def launch_run(facade: Facade, job_id: str, fresh: JobRun | None = None) -
         if job.flow_run_id is not None or job.status != JobStatus.pending.value:
             return
     model_type, parameters, tags = ModelType(job.model_type), flow_parameters(job), ["optbox", job.model_type, job.triggered_by]
+    name = flow_run_name(job.model_type, job.model_name, job.model_version, job.triggered_by)
     try:
         # a 503 (Prefect's SQLite briefly locked) clears in milliseconds: retry at 50 ms, then back off
         async for attempt in AsyncRetrying(retry=retry_if_exception(_prefect_busy), wait=wait_exponential(multiplier=0.05, max=5),
                                            stop=stop_after_delay(LAUNCH_PATIENCE_S), reraise=True):
             with attempt:  # the idempotency key makes a repeat after a lost answer return the same run
-                flow_run_id = await facade.orchestrator.create_run(model_type, parameters, tags=tags, retries=0, idempotency_key=job_id)
+                flow_run_id = await facade.orchestrator.create_run(model_type, parameters, tags=tags, retries=0, idempotency_key=job_id,
+                                                                   name=name)
     except Exception as exc:  # noqa: BLE001 - a refusal, or an outage that outlasted our patience: the job says why
         reason = str(exc) if isinstance(exc, DeploymentMissing) else f"could not create the Prefect flow run: {type(exc).__name__}: {exc}"
         await _fail_unlaunched(facade, job_id, reason)

@@ -1,6 +1,7 @@
 """What a run shows in Prefect's own UI: a flow run name that says what ran, and artifacts of its outcome.
 
-- `flow_run_name`: `SO · so_battery v3 · manual` (type, model and version, trigger), set once the claim says them.
+- `name_flow_run`: `SO · so_battery v3 · manual` (`optbox.protocol.flow_run_name`), set once the claim says the model
+  (the facade names the runs it creates already; a schedule's runs get theirs here).
 - `publish_artifacts`: a markdown summary under `optbox-<type>-summary` and a table of the main result's first
   rows under `optbox-<type>-result`, so each key's history in Prefect is that type's results over time.
 
@@ -18,6 +19,7 @@ from typing import Any
 from prefect.artifacts import acreate_markdown_artifact, acreate_table_artifact
 from prefect.client.orchestration import get_client
 
+from optbox import protocol
 from optbox.protocol import ClaimedRun, RunOutcome
 
 TABLE_ROWS = 20  # rows of the main result in its table artifact
@@ -25,7 +27,7 @@ TABLE_READ_BYTES = 1024 * 1024  # the main result is read this far, no further
 
 
 def flow_run_name(claimed: ClaimedRun) -> str:
-    return f"{claimed.model_type.value} · {claimed.model_name} v{claimed.model_version} · {claimed.triggered_by}"
+    return protocol.flow_run_name(claimed.model_type.value, claimed.model_name, claimed.model_version, claimed.triggered_by)
 
 
 async def name_flow_run(flow_run_id: str, claimed: ClaimedRun) -> None:

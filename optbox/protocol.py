@@ -254,6 +254,13 @@ class ClaimedRun(BaseModel):
     triggered_by: str = "manual"  # manual | schedule | api ...: names the flow run in Prefect's UI
 
 
+def flow_run_name(model_type: str, model_name: str | None, model_version: int | None, triggered_by: str) -> str:
+    """How a run's Prefect flow run is named, so Prefect's runs list reads at a glance: `SO · so_battery v3 · manual`.
+    The facade names the runs it creates; the flow names every run (a schedule's too) once its claim says the model."""
+    model = f"{model_name} v{model_version}" if model_name else "active model"
+    return f"{model_type} · {model} · {triggered_by}"
+
+
 class RunOutcome(BaseModel):
     """The flow's final word on an attempt."""
 

@@ -12,7 +12,7 @@ import pytest
 
 from harness.stack import wait_until
 from tests.api.test_lifecycle import MODELS, prefect, upload_model
-from tests.conftest import all_lines, execute, wait_for_job
+from tests.conftest import all_lines, execute, job, wait_for_job
 
 pytestmark = pytest.mark.usefixtures("keep_active_models")
 SO_QUEUE = "/work_pools/optbox-process/queues/so"
@@ -20,12 +20,18 @@ SO_QUEUE = "/work_pools/optbox-process/queues/so"
 
 @pytest.fixture(scope="module")
 def two_runs(api, stack) -> list[dict]:
-    """The finished rows of two hungry SO runs started back to back while SO runs one at a time."""
+    """The finished rows of two hungry SO runs started back to back while SO runs one at a time (the queue is
+held shut until both runs exist, so both are seen as Prefect created them)."""
     before = wait_until(lambda: prefect(stack, "GET", SO_QUEUE).json()["concurrency_limit"], 60, "the worker to limit the queues")
-    prefect(stack, "PATCH", SO_QUEUE, json={"concurrency_limit": 1})
+    prefect(stack, "PATCH", SO_QUEUE, json={"concurrency_limit": 0})  # held until both are created and checked
     try:
         model = upload_model(api, MODELS / "hungry.py", "SO")
         ids = [execute(api, "SO", modelId=model["id"], limits={"memoryMb": 400})["jobId"] for _ in range(2)]
+        for job_id in ids:  # named by the facade when it creates the run, before any flow could rename it
+            flow_run_id = wait_until(lambda job_id=job_id: job(api, job_id)["flow_run_id"], 60, "the flow run")
+            flow_run = prefect(stack, "GET", f"/flow_runs/{flow_run_id}").json()
+            assert flow_run["state_type"] == "SCHEDULED" and flow_run["name"] == f"SO · hungry v{model['version']} · manual"
+        prefect(stack, "PATCH", SO_QUEUE, json={"concurrency_limit": 1})
         return [wait_for_job(api, job_id, timeout=180) for job_id in ids]
     finally:
         prefect(stack, "PATCH", SO_QUEUE, json={"concurrency_limit": before})
