@@ -131,6 +131,8 @@ async def test_history_opens_a_run_with_its_paged_log_results_config_and_prefect
     objective = page.get_by_role("figure", name="SO objective value over time")
     await expect(objective.locator(".recharts-line-dot").first).to_be_visible()
     await expect(page.get_by_role("figure", name="Run duration per type").locator(".recharts-line-dot").first).to_be_visible()
+    for measure in ("Peak memory", "CPU time", "Time in line"):
+        await expect(page.get_by_role("figure", name=f"{measure} per type").locator(".recharts-line-dot").first).to_be_visible()
     await page.screenshot(path=ARTIFACTS / "sandbox-charts.png", full_page=True)
     assert signed_in.console_errors == []
 
