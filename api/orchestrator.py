@@ -95,6 +95,7 @@ class RunCreation:
     tags: Sequence[str]
     job_variables: dict[str, Any] | None
     idempotency_key: str | None
+    name: str | None = None  # None: Prefect picks a random one
 
     def body(self) -> dict[str, Any]:
         """The run's `DeploymentFlowRunCreate` JSON, written out: built through Prefect's models (a State, its details,
@@ -103,7 +104,7 @@ class RunCreation:
         return {"state": {"type": "SCHEDULED", "name": "Scheduled", "message": None, "data": None,
                           "state_details": {"scheduled_time": datetime.now(UTC).isoformat(), "traceparent": None}},
                 "parameters": self.parameters, "tags": list(self.tags), "job_variables": self.job_variables,
-                "idempotency_key": self.idempotency_key}
+                "idempotency_key": self.idempotency_key, **({"name": self.name} if self.name else {})}
 
 
 def _refusal(error: str) -> Exception:
@@ -202,10 +203,10 @@ class Orchestrator:
         return await self.read_schedule(model_type)
 
     async def create_run(self, model_type: ModelType, parameters: dict[str, Any], *, tags: Sequence[str], retries: int | None,
-                         idempotency_key: str | None = None) -> UUID:
+                         idempotency_key: str | None = None, name: str | None = None) -> UUID:
         """The new run's id; PrefectBusy, RunRefused or the request's own error when it was not created."""
         job_variables = None if retries is None else {"env": {FLOW_RETRIES_ENV: str(retries)}}
-        creation = RunCreation(parameters, tags, job_variables, idempotency_key)
+        creation = RunCreation(parameters, tags, job_variables, idempotency_key, name)
         try:
             return await self._bulk_creations(await self.deployment_id(model_type)).submit(creation)
         except ObjectNotFound:  # the deployment was deleted and applied again under a new id: look it up once more

@@ -37,6 +37,7 @@ from optbox.protocol import (
     RunOutcome,
     TriggeredBy,
     deployment_path,
+    flow_run_name,
 )
 from storage import audit, catalog, jobs, retention
 from storage.catalog_cache import CatalogCache
@@ -167,12 +168,14 @@ async def launch_run(facade: Facade, job_id: str, fresh: JobRun | None = None) -
         if job.flow_run_id is not None or job.status != JobStatus.pending.value:
             return
     model_type, parameters, tags = ModelType(job.model_type), flow_parameters(job), ["optbox", job.model_type, job.triggered_by]
+    name = flow_run_name(job.model_type, job.model_name, job.model_version, job.triggered_by)
     try:
         # a 503 (Prefect's SQLite briefly locked) clears in milliseconds: retry at 50 ms, then back off
         async for attempt in AsyncRetrying(retry=retry_if_exception(_prefect_busy), wait=wait_exponential(multiplier=0.05, max=5),
                                            stop=stop_after_delay(LAUNCH_PATIENCE_S), reraise=True):
             with attempt:  # the idempotency key makes a repeat after a lost answer return the same run
-                flow_run_id = await facade.orchestrator.create_run(model_type, parameters, tags=tags, retries=0, idempotency_key=job_id)
+                flow_run_id = await facade.orchestrator.create_run(model_type, parameters, tags=tags, retries=0, idempotency_key=job_id,
+                                                                   name=name)
     except Exception as exc:  # noqa: BLE001 - a refusal, or an outage that outlasted our patience: the job says why
         reason = str(exc) if isinstance(exc, DeploymentMissing) else f"could not create the Prefect flow run: {type(exc).__name__}: {exc}"
         await _fail_unlaunched(facade, job_id, reason)
@@ -263,7 +266,7 @@ async def claim_run(facade: Facade, session: AsyncSession, claim: RunClaim) -> C
             id=dataset.id, filename=dataset.name, sha256=dataset.sha256, size=dataset.file_size,
             download_path=f"/api/internal/datasources/{dataset.id}/file"),
         config=job.model_config or {}, next_seq=next_seq, limits=RunLimits.model_validate(job.limits),
-        entry=model.entry, lock=model.dependency_lock,
+        entry=model.entry, lock=model.dependency_lock, triggered_by=job.triggered_by,
     )
 
 
@@ -300,6 +303,8 @@ async def finish_run(facade: Facade, session: AsyncSession, job_id: str, outcome
         status = JobStatus.cancelled  # the model died of the cancellation's signal before its flow did
     jobs.apply_report(job, outcome.report)
     changed = jobs.move_status(job, status, outcome.attempt)
+    if outcome.attempt == job.attempt:
+        job.peak_memory_mb, job.cpu_seconds = outcome.peak_memory_mb, outcome.cpu_seconds
     if changed:
         job.exit_code = outcome.exit_code
         job.error_message = outcome.error_message

@@ -86,6 +86,9 @@ class JobSummary(ORMModel):
     lock_sha256: str | None = None
     duration_ms: float | None = None
     queue_position: int | None = None
+    peak_memory_mb: float | None = None
+    cpu_seconds: float | None = None
+    queued_s: float | None = None
 
 
 class ModelWithRuns(ModelOut):

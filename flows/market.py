@@ -26,6 +26,7 @@ import signal
 import sys
 import tempfile
 import time
+from collections.abc import Coroutine
 from pathlib import Path, PurePath
 from typing import Any
 
@@ -36,6 +37,7 @@ from prefect.client.schemas.objects import FlowRunPolicy
 from prefect.context import get_run_context
 from prefect.states import Failed
 
+from flows import prefect_views
 from flows.facade import FacadeClient, FacadeRefused
 from flows.lines import LineSequencer, PrefectRunLog
 from flows.model_process import Bulk, ModelExit, run_model_process
@@ -57,6 +59,7 @@ from optbox.protocol import (
 from optbox.settings import get_settings
 
 PASSED_THROUGH_ENV = ("PATH", "LANG", "LC_ALL", "TZ", "OMP_NUM_THREADS", "OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
+SAMPLE_EVERY_S = 0.2  # psutil samples of a model's tree where no cgroup counts what it uses
 MAX_SHIPPING_BACKLOG = 20_000  # lines waiting for the facade before the model's output is held
 
 
@@ -153,6 +156,7 @@ class ModelLaunch:
         except OSError as exc:
             raise SandboxUnavailable(f"could not set up the run's cgroups: {exc}") from exc
         self.scratch = scratch
+        self.sampler: sandbox.TreeSampler | None = None
         # the model's own environment's interpreter, else the worker's (the base environment)
         python = str(env_dir / "bin" / "python") if env_dir else sys.executable
         script = model_path.relative_to(scratch).as_posix()
@@ -172,6 +176,21 @@ class ModelLaunch:
         self.reaping = self.protections.tree_kill == sandbox.TREE_KILL_REAPER
         if self.reaping:  # nothing else holds the tree together: orphans would go to init and outlive the run
             self.argv = sandbox.reaped(self.argv)
+
+    def started(self, pid: int) -> None:
+        """The model's tree runs under `pid`: sample it with psutil where no cgroup counts all of it."""
+        if not self.cgroup.usage().complete:
+            self.sampler = sandbox.TreeSampler(pid)
+
+    def usage(self) -> sandbox.ResourceUsage:
+        """What the run used: the cgroup's counters, the samples where a counter is missing (read before close)."""
+        counted = self.cgroup.usage()
+        if self.sampler is None:
+            return counted
+        sampled = self.sampler.usage()
+        return sandbox.ResourceUsage(
+            peak_memory_mb=counted.peak_memory_mb if counted.peak_memory_mb is not None else sampled.peak_memory_mb,
+            cpu_seconds=counted.cpu_seconds if counted.cpu_seconds is not None else sampled.cpu_seconds)
 
     def kill_tree(self) -> None:
         """End every process of the run (the model's own process is killed by its caller)."""
@@ -224,20 +243,35 @@ def _backpressure(shipper: LineShipper):
     return room
 
 
+async def _sample(launch: ModelLaunch) -> None:
+    """Sample the model's tree while it runs, when `launch.started` chose psutil (no cgroup counts it)."""
+    while True:
+        if launch.sampler is not None:
+            launch.sampler.sample()
+        await asyncio.sleep(SAMPLE_EVERY_S)
+
+
 @task(name="run-model", cache_policy=NO_CACHE, persist_result=False)
 async def execute_model(lines: LineSequencer, launch: ModelLaunch, shipper: LineShipper) -> tuple[int, str | None]:
     started = time.perf_counter()
     for message, level in launch.describe():
         lines.system(message, level)
     lines.system(f"starting {launch.argv[-1]}")
-    exited = await run_model_process(launch.argv, env=launch.env, cwd=launch.scratch, on_line=lines.emit,
-                                     timeout_s=launch.limits.timeout_s, kill_tree=launch.kill_tree,
-                                     bulk=Bulk(dropping=lambda: lines.capped, dropped=lines.count_dropped),
-                                     room=_backpressure(shipper))
+    sampling = asyncio.create_task(_sample(launch))
+    try:
+        exited = await run_model_process(launch.argv, env=launch.env, cwd=launch.scratch, on_line=lines.emit,
+                                         timeout_s=launch.limits.timeout_s, kill_tree=launch.kill_tree,
+                                         bulk=Bulk(dropping=lambda: lines.capped, dropped=lines.count_dropped),
+                                         room=_backpressure(shipper), on_start=launch.started)
+    finally:
+        sampling.cancel()
     exit_code, error = launch.verdict(exited, lines.stderr_tail)
     ended = error.splitlines()[0] if error else f"model exited with code {exit_code}"
     dropped = f"; {lines.dropped_lines} lines over the cap were not stored" if lines.dropped_lines else ""
-    lines.system(f"{ended} after {time.perf_counter() - started:.2f} s{dropped}", LogLevel.ERROR if error else LogLevel.INFO)
+    used = launch.usage()
+    resources = "".join([f"; peak memory {used.peak_memory_mb:.0f} MB" if used.peak_memory_mb is not None else "",
+                         f"; {used.cpu_seconds:.2f} s CPU" if used.cpu_seconds is not None else ""])
+    lines.system(f"{ended} after {time.perf_counter() - started:.2f} s{resources}{dropped}", LogLevel.ERROR if error else LogLevel.INFO)
     return exit_code, error
 
 
@@ -310,6 +344,7 @@ async def run_optimization_model(
             await _forbid_retries(flow_run_id)
             return Failed(message=str(exc))
         logger.info("job %s: %s model %s v%s", claimed.job_id, claimed.model_type.value, claimed.model_name, claimed.model_version)
+        await _quietly(prefect_views.name_flow_run(flow_run_id, claimed), "name the flow run")
         return await _run_claimed(facade, claimed, flow_run_id, settings.resolved_data_dir / "runs")
     finally:
         await facade.aclose()
@@ -345,14 +380,17 @@ async def _run_claimed(facade: FacadeClient, claimed: ClaimedRun, flow_run_id: s
             else:
                 try:
                     exit_code, error = await execute_model(lines, launch, shipper)
+                    usage = launch.usage()
                 finally:
                     launch.close()
                     held.close()
                 await collect_results(facade, lines, claimed.job_id, output_dir)
                 outcome = _outcome(attempt, exit_code, error, lines)
+                outcome.peak_memory_mb, outcome.cpu_seconds = usage.peak_memory_mb, usage.cpu_seconds
             outcome.last_seq = lines.last_seq
         await shipper.drain()
         await facade.upload_artifact(claimed.job_id, "log", f"attempt-{attempt}.log", log_artifact(log_path))
+        await _quietly(prefect_views.publish_artifacts(claimed, outcome, output_dir, _page_url(claimed.job_id)), "publish artifacts")
         await facade.finish(claimed.job_id, outcome)
     finally:
         held.close()
@@ -364,6 +402,19 @@ async def _run_claimed(facade: FacadeClient, claimed: ClaimedRun, flow_run_id: s
     if outcome.status != JobStatus.success:
         return Failed(message=outcome.error_message)
     return outcome.report.model_dump(exclude_none=True)
+
+
+async def _quietly(view: Coroutine[Any, Any, None], what: str) -> None:
+    """Prefect UI views (flows/prefect_views.py) never fail a run: a failure is a warning in the flow's log."""
+    try:
+        await view
+    except Exception as exc:  # noqa: BLE001 - any failure of a view leaves the run as it is
+        get_run_logger().warning("could not %s in Prefect: %s", what, exc)
+
+
+def _page_url(job_id: str) -> str:
+    settings = get_settings()
+    return f"{(settings.public_url or settings.resolved_api_url).rstrip('/')}/sandbox?job={job_id}"
 
 
 async def _model_environment(claimed: ClaimedRun, lines: LineSequencer, held: contextlib.ExitStack) -> Path | None:

@@ -114,19 +114,22 @@ async def _exited(process: asyncio.subprocess.Process) -> int:
 async def run_model_process(
     argv: list[str], *, env: dict[str, str], cwd: Path, on_line: OnLine,
     timeout_s: float | None = None, kill_tree: Callable[[], None] | None = None, bulk: Bulk | None = None,
-    room: Callable[[], Awaitable[None]] | None = None,
+    room: Callable[[], Awaitable[None]] | None = None, on_start: Callable[[int], None] | None = None,
 ) -> ModelExit:
     """Run `argv` to completion or to `timeout_s`.
 
     The model stays in the flow's process group on purpose: when Prefect cancels
     the run it signals that group, so the model goes with its flow. If this
     coroutine is cancelled, the model (and with `kill_tree`, its whole tree) is killed.
+    `on_start` gets the model's pid as soon as it runs.
     """
     kill_tree = kill_tree or (lambda: None)
     process = await asyncio.create_subprocess_exec(
         *argv, cwd=cwd, env=env, stdin=asyncio.subprocess.DEVNULL,
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
     )
+    if on_start is not None:
+        on_start(process.pid)
     held = _Held(room)
     pumps = asyncio.gather(_pump(process.stdout, Stream.stdout, on_line, bulk, held.room if room else None),
                            _pump(process.stderr, Stream.stderr, on_line, None, held.room if room else None))

@@ -251,6 +251,14 @@ class ClaimedRun(BaseModel):
     limits: RunLimits
     entry: str | None = None  # the model is an archive: unpack it and run this file of it
     lock: str | None = None  # the model's dependency lock: run it in that environment (None: the base one)
+    triggered_by: str = "manual"  # manual | schedule | api ...: names the flow run in Prefect's UI
+
+
+def flow_run_name(model_type: str, model_name: str | None, model_version: int | None, triggered_by: str) -> str:
+    """How a run's Prefect flow run is named, so Prefect's runs list reads at a glance: `SO · so_battery v3 · manual`.
+    The facade names the runs it creates; the flow names every run (a schedule's too) once its claim says the model."""
+    model = f"{model_name} v{model_version}" if model_name else "active model"
+    return f"{model_type} · {model} · {triggered_by}"
 
 
 class RunOutcome(BaseModel):
@@ -262,6 +270,9 @@ class RunOutcome(BaseModel):
     error_message: str | None = None
     report: Report = Field(default_factory=Report)
     last_seq: int = Field(0, ge=0, le=MAX_DB_INT)
+    # what the model's process tree used (its cgroup's counters, or psutil samples without one); None: not measured
+    peak_memory_mb: float | None = Field(None, ge=0, le=MAX_DB_INT)
+    cpu_seconds: float | None = Field(None, ge=0, le=MAX_DB_INT)
 
     @field_validator("status")
     @classmethod

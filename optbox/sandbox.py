@@ -20,7 +20,8 @@ still be ended whole. OPTBOX_RUN_SANDBOX_WITHOUT withholds a mechanism the host 
 host without it would (the fallbacks' tests, or a mechanism that misbehaves here); `system-bwrap`
 withholds only the system's bwrap, so runs use the bundled one.
 
-`probe()` says which of them are usable; `RunCgroup` and `bwrap_command` apply them to one run.
+`probe()` says which of them are usable; `RunCgroup` and `bwrap_command` apply them to one run;
+`RunCgroup.usage` (or, without groups, `TreeSampler`) says what the run used.
 Contract: nothing here raises because a mechanism is missing; callers read `Protections`
 and say so (the worker at start, the run in its log, /api/health).
 """
@@ -328,6 +329,25 @@ class RunCgroup:
                 return True
         return False
 
+    def usage(self) -> ResourceUsage:
+        """What the run's tree used so far, as the kernel counted it: peak memory (v2 memory.peak, v1
+        memory.max_usage_in_bytes) and CPU time (v2 cpu.stat usage_usec, there with or without the cpu
+        controller; v1 cpuacct.usage where cpuacct shares the cpu hierarchy). None for what no group counts."""
+        peak = cpu = None
+        if self._memory is not None:
+            for name in ("memory.peak", "memory.max_usage_in_bytes"):
+                if (value := _read_int(self._memory / name)) is not None:
+                    peak = value / (1024 * 1024)
+                    break
+        if self._unified is not None:
+            for line in _read_lines(self._unified / "cpu.stat"):
+                key, _, value = line.partition(" ")
+                if key == "usage_usec" and value.isdigit():
+                    cpu = int(value) / 1e6
+        if cpu is None and self._cpu is not None and (value := _read_int(self._cpu / "cpuacct.usage")) is not None:
+            cpu = value / 1e9
+        return ResourceUsage(peak_memory_mb=peak, cpu_seconds=cpu)
+
     def remove(self) -> None:
         self.kill()
         for directory in reversed(self.dirs):
@@ -365,6 +385,67 @@ def _alive(pid: int) -> bool:
     except PermissionError:
         return True
     return True
+
+
+def _read_lines(path: Path) -> list[str]:
+    try:
+        return path.read_text().splitlines()
+    except OSError:
+        return []
+
+
+def _read_int(path: Path) -> int | None:
+    lines = _read_lines(path)
+    return int(lines[0]) if lines and lines[0].strip().isdigit() else None
+
+
+class ResourceUsage(BaseModel):
+    """What a run's process tree used; None where nothing measured it."""
+
+    peak_memory_mb: float | None = None
+    cpu_seconds: float | None = None
+
+    @property
+    def complete(self) -> bool:
+        return self.peak_memory_mb is not None and self.cpu_seconds is not None
+
+
+class TreeSampler:
+    """The fallback measure where no cgroup counts: the process tree under one pid, sampled with psutil.
+    Peak memory is the largest sum of RSS seen at a sample; CPU time the largest sum over the live tree of
+    each process's own time and what it collected from children it reaped. What happens between the last
+    sample and the exit is missed, so this reads low."""
+
+    def __init__(self, pid: int) -> None:
+        self.peak_bytes = 0
+        self.cpu_s: float | None = None
+        try:
+            self._root: psutil.Process | None = psutil.Process(pid)
+        except psutil.Error:
+            self._root = None
+
+    def sample(self) -> None:
+        if self._root is None:
+            return
+        try:
+            tree = [self._root, *self._root.children(recursive=True)]
+        except psutil.Error:
+            return
+        rss, cpu = 0, 0.0
+        for process in tree:
+            try:
+                with process.oneshot():
+                    rss += process.memory_info().rss
+                    times = process.cpu_times()
+            except psutil.Error:
+                continue
+            cpu += times.user + times.system + times.children_user + times.children_system
+        self.peak_bytes = max(self.peak_bytes, rss)
+        self.cpu_s = max(self.cpu_s or 0.0, cpu)
+
+    def usage(self) -> ResourceUsage:
+        return ResourceUsage(peak_memory_mb=self.peak_bytes / (1024 * 1024) if self.peak_bytes else None,
+                             cpu_seconds=self.cpu_s)
 
 
 def _try_write(path: Path, value: str) -> None:

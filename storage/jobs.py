@@ -92,6 +92,8 @@ def move_status(job: JobRun, status: JobStatus, attempt: int, when: datetime | N
     job.status = status.value
     if status == JobStatus.running and job.started_at is None:
         job.started_at = when
+        if job.queued_s is None and job.created_at is not None:  # a retry's start is its delay, not time in line
+            job.queued_s = max(0.0, (when - job.created_at).total_seconds())
     if status.is_terminal:
         job.completed_at = when
         if status == JobStatus.success:

@@ -110,6 +110,11 @@ class JobRun(Base):
     last_seq: Mapped[int] = mapped_column(BigInteger, default=0)
     limits: Mapped[dict[str, Any] | None] = mapped_column(JSON)  # the RunLimits it ran under, and its sandbox
     lock_sha256: Mapped[str | None] = mapped_column(String(64))  # the dependency lock it ran with (provenance)
+    # resources: the latest attempt's peak memory and CPU time (its cgroup, else psutil samples); how long the
+    # run waited in line, from created_at until its first attempt ran
+    peak_memory_mb: Mapped[float | None] = mapped_column(Float)
+    cpu_seconds: Mapped[float | None] = mapped_column(Float)
+    queued_s: Mapped[float | None] = mapped_column(Float)
 
     @property
     def duration_ms(self) -> float | None:

@@ -21,19 +21,22 @@ def creation(n: int) -> RunCreation:
     return RunCreation(parameters={"n": n}, tags=[], job_variables=None, idempotency_key=str(n))
 
 
-@pytest.mark.parametrize("job_variables", [None, {"env": {"OPTBOX_FLOW_RETRIES": "0"}}])
-def test_a_creations_body_is_what_prefects_client_would_send_and_its_server_reads_it_as_scheduled_now(job_variables):
+@pytest.mark.parametrize(("job_variables", "name"), [(None, None), ({"env": {"OPTBOX_FLOW_RETRIES": "0"}}, "SO · so_battery v3 · manual")])
+def test_a_creations_body_is_what_prefects_client_would_send_and_its_server_reads_it_as_scheduled_now(job_variables, name):
     run = RunCreation(parameters={"model_type": "SO", "job_id": "so-1", "config": {"a": [1, 2]}, "data_source_id": None},
-                      tags=["optbox", "SO"], job_variables=job_variables, idempotency_key="so-1")
+                      tags=["optbox", "SO"], job_variables=job_variables, idempotency_key="so-1", name=name)
     before = datetime.now(UTC)
     body = run.body()
+    named = {"name": name} if name else {}
     prefects = DeploymentFlowRunCreate(parameters=run.parameters, tags=list(run.tags), job_variables=run.job_variables,
-                                       idempotency_key=run.idempotency_key, state=to_state_create(Scheduled())).model_dump(mode="json", exclude_unset=True)
+                                       idempotency_key=run.idempotency_key, state=to_state_create(Scheduled()),
+                                       **named).model_dump(mode="json", exclude_unset=True)
     scheduled_at = body["state"]["state_details"].pop("scheduled_time")
     prefects["state"]["state_details"].pop("scheduled_time")
     assert body == prefects
     read = ServerDeploymentFlowRunCreate.model_validate({**body, "state": {**body["state"], "state_details": {"scheduled_time": scheduled_at}}})
     assert read.state.type.value == "SCHEDULED" and read.parameters == run.parameters and read.idempotency_key == "so-1"
+    assert read.name == name or name is None  # unnamed: Prefect makes up a slug
     assert before <= read.state.state_details.scheduled_time <= datetime.now(UTC)
 
 

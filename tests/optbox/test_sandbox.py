@@ -6,6 +6,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import psutil
@@ -229,3 +230,28 @@ def test_a_model_runs_in_a_run_group_of_lowered_cpu_weight_and_at_a_lower_nice_l
         process.wait(5)
     finally:
         group.remove()
+
+
+HUNGRY = Path(__file__).parent.parent / "models" / "hungry.py"
+
+
+@needs_cgroups
+def test_a_run_group_counts_the_peak_memory_and_cpu_time_of_its_tree():
+    group = sandbox.RunCgroup(f"unit-usage-{os.getpid()}", memory_mb=400, max_procs=8)
+    try:
+        subprocess.run(sandbox.launcher([sys.executable, str(HUNGRY)], procs_files=group.procs_files, rlimits={}),
+                       check=True, capture_output=True, timeout=60)
+        used = group.usage()
+    finally:
+        group.remove()
+    assert used.peak_memory_mb >= 100 and used.cpu_seconds >= 0.5
+
+
+def test_without_groups_sampling_the_tree_measures_it_too():
+    process = subprocess.Popen([sys.executable, str(HUNGRY)], stdout=subprocess.DEVNULL, env={"CONFIG": '{"cpu_s": 1.5}'})
+    sampler = sandbox.TreeSampler(process.pid)
+    while process.poll() is None:
+        sampler.sample()
+        time.sleep(0.1)
+    used = sampler.usage()
+    assert used.peak_memory_mb >= 100 and used.cpu_seconds >= 0.5

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import math
 import re
 
 from playwright.async_api import expect
@@ -15,6 +16,7 @@ from tests.page.conftest import ARTIFACTS
 
 MODELS = PROJECT_DIR / "tests" / "models"
 TYPES = ("DMO", "RMO", "SO")
+SECONDS = re.compile(r"^(\d+ ms|\d+\.\d s|\d+ min \d+ s)$")
 
 
 def latest_job(api, model_type: str) -> dict:
@@ -96,6 +98,13 @@ async def test_history_opens_a_run_with_its_paged_log_results_config_and_prefect
     async with page.expect_download() as download:
         await dialog.get_by_role("link", name="so_schedule.csv").click()
     assert (await download.value).suggested_filename == "so_schedule.csv"
+    # what the run used, as the API has it (Math.round of the MB; seconds as durations)
+    memory = f"{math.floor(so_job['peak_memory_mb'] + 0.5)} MB"
+    resources = dialog.get_by_label("Run resources")
+    await expect(resources.get_by_test_id("run-peak-memory")).to_have_text(memory)
+    await expect(resources.get_by_test_id("run-cpu")).to_have_text(SECONDS)
+    await expect(resources.get_by_test_id("run-queued")).to_have_text(SECONDS)
+    await expect(history.locator(f'tr[data-job="{so["jobId"]}"]')).to_contain_text(memory)
     await dialog.focus()
     await page.keyboard.press("Escape")
     await expect(dialog).to_be_hidden()
@@ -122,6 +131,8 @@ async def test_history_opens_a_run_with_its_paged_log_results_config_and_prefect
     objective = page.get_by_role("figure", name="SO objective value over time")
     await expect(objective.locator(".recharts-line-dot").first).to_be_visible()
     await expect(page.get_by_role("figure", name="Run duration per type").locator(".recharts-line-dot").first).to_be_visible()
+    for measure in ("Peak memory", "CPU time", "Time in line"):
+        await expect(page.get_by_role("figure", name=f"{measure} per type").locator(".recharts-line-dot").first).to_be_visible()
     await page.screenshot(path=ARTIFACTS / "sandbox-charts.png", full_page=True)
     assert signed_in.console_errors == []
 

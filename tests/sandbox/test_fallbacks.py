@@ -47,6 +47,7 @@ def test_health_reports_each_withheld_protection_and_the_worker_warns_at_start(b
 def test_busy_loop_is_still_killed_at_its_timeout(bare_api):
     row = run_hostile(bare_api, "busy_loop", limits={"timeoutS": 2})
     assert row["status"] == "failed" and row["error_message"] == "timed out after 2 s"
+    assert row["peak_memory_mb"] > 1 and row["cpu_seconds"] > 0  # no cgroup counts here: psutil samples the tree
     _run_gone(row["job_id"])
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from optbox.protocol import JobStatus, LogLevel, LogLine, Report, Stream
 from storage import jobs
@@ -51,3 +51,12 @@ def test_a_retry_starts_the_run_again_and_a_stale_attempt_is_ignored():
     assert (job.status, job.attempt, job.error_message, job.progress) == ("pending", 2, None, 0)
     assert not jobs.move_status(job, JobStatus.success, 1)
     assert jobs.move_status(job, JobStatus.success, 2) and job.progress == 100
+
+
+def test_time_in_line_runs_from_creation_to_the_first_start_and_a_retry_keeps_it():
+    created = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
+    job = JobRun(job_id="j", model_type="SO", status="pending", attempt=1, progress=0, created_at=created)
+    assert jobs.move_status(job, JobStatus.running, 1, when=created + timedelta(seconds=7.5)) and job.queued_s == 7.5
+    jobs.move_status(job, JobStatus.failed, 1, when=created + timedelta(seconds=9))
+    jobs.move_status(job, JobStatus.running, 2, when=created + timedelta(seconds=60))
+    assert job.queued_s == 7.5

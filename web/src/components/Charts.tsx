@@ -1,4 +1,4 @@
-// Trends per model type: objective value of successful runs over time, and run durations.
+// Trends per model type: objective value of successful runs over time, run durations, and what runs used.
 import { useEffect, useState } from "react";
 import { CartesianGrid, Legend, Line, LineChart, ResponsiveContainer, Tooltip, XAxis, YAxis } from "recharts";
 import { api } from "../lib/api";
@@ -64,6 +64,9 @@ export function Charts({ jobsTick }: { jobsTick: number }) {
         <Trend key={type} title={`${type} objective value over time`} data={objectives} unit="" types={[type]} />
       ))}
       <Trend title="Run duration per type" data={series(jobs, (j) => (j.duration_ms === null ? null : j.duration_ms / 1000))} unit=" s" />
+      <Trend title="Peak memory per type" data={series(jobs, (j) => j.peak_memory_mb ?? null)} unit=" MB" />
+      <Trend title="CPU time per type" data={series(jobs, (j) => j.cpu_seconds ?? null)} unit=" s" />
+      <Trend title="Time in line per type" data={series(jobs, (j) => j.queued_s ?? null)} unit=" s" />
     </div>
   );
 }

@@ -1,7 +1,7 @@
 // Run history: paged, filterable; open a run, or tick two or more to compare them.
 import { useEffect, useState } from "react";
 import { api } from "../lib/api";
-import { formatDuration, formatNumber, formatTime } from "../lib/format";
+import { formatDuration, formatMemory, formatNumber, formatSeconds, formatTime } from "../lib/format";
 import { displayStatus, queuePlace } from "../lib/sandbox";
 import { MODEL_TYPES, type Job } from "../lib/types";
 import { Comparison } from "./Comparison";
@@ -74,6 +74,9 @@ export function History({ jobsTick, onOpen }: { jobsTick: number; onOpen: (jobId
             <th scope="col">Status</th>
             <th scope="col">Started</th>
             <th scope="col">Duration</th>
+            <th scope="col">Waited</th>
+            <th scope="col">Memory</th>
+            <th scope="col">CPU</th>
             <th scope="col">Objective</th>
             <th scope="col">Results</th>
           </tr>
@@ -94,12 +97,15 @@ export function History({ jobsTick, onOpen }: { jobsTick: number; onOpen: (jobId
               </td>
               <td>{formatTime(job.started_at)}</td>
               <td>{formatDuration(job.duration_ms)}</td>
+              <td className="num">{formatSeconds(job.queued_s)}</td>
+              <td className="num">{formatMemory(job.peak_memory_mb)}</td>
+              <td className="num">{formatSeconds(job.cpu_seconds)}</td>
               <td className="num">{formatNumber(job.objective_value)}</td>
               <td className="num">{job.results_count ?? "—"}</td>
             </tr>
           ))}
           {jobs.length === 0 && (
-            <tr><td colSpan={10} className="muted">No runs yet.</td></tr>
+            <tr><td colSpan={13} className="muted">No runs yet.</td></tr>
           )}
         </tbody>
       </table>

@@ -1,7 +1,7 @@
 // One run: its facts, its whole log page by page, its result files, its config, and the same run in Prefect's UI.
 import { useEffect, useRef, useState } from "react";
 import { api } from "../lib/api";
-import { formatBytes, formatDuration, formatNumber, formatTime, levelClass } from "../lib/format";
+import { formatBytes, formatDuration, formatMemory, formatNumber, formatSeconds, formatTime, levelClass } from "../lib/format";
 import { describeLimits, displayStatus, queuePlace } from "../lib/sandbox";
 import { isActive, type Dataset, type JobDetail, type StoredLog } from "../lib/types";
 
@@ -110,6 +110,12 @@ export function RunDetail({ jobId, jobsTick, onClose, onStarted }: Props) {
                   ))}
                 </dl>
               )}
+              <h3>Resources</h3>
+              <dl className="facts" aria-label="Run resources">
+                <div className="fact"><dt>Peak memory</dt><dd data-testid="run-peak-memory">{formatMemory(job.peak_memory_mb)}</dd></div>
+                <div className="fact"><dt>CPU time</dt><dd data-testid="run-cpu">{formatSeconds(job.cpu_seconds)}</dd></div>
+                <div className="fact"><dt>Waited in line</dt><dd data-testid="run-queued">{formatSeconds(job.queued_s)}</dd></div>
+              </dl>
               <h3>Provenance</h3>
               <dl className="facts" aria-label="Run provenance">
                 <div className="fact"><dt>Model</dt><dd>{job.model_name ? `${job.model_name} v${job.model_version}` : "—"}</dd></div>

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { formatBytes, formatDuration, levelClass } from "./format";
+import { formatBytes, formatDuration, formatMemory, formatSeconds, levelClass } from "./format";
 
 describe("format", () => {
   it("durations read in the unit that fits", () => {
@@ -15,6 +15,15 @@ describe("format", () => {
     expect(levelClass("WARNING")).toBe("level-warning");
     expect(levelClass("INFO")).toBe("level-info");
     expect(levelClass("something")).toBe("level-info");
+  });
+
+  it("resources: memory in MB (GB past 1024), seconds as durations", () => {
+    expect(formatMemory(undefined)).toBe("—");
+    expect(formatMemory(151.6)).toBe("152 MB");
+    expect(formatMemory(2048)).toBe("2.00 GB");
+    expect(formatSeconds(null)).toBe("—");
+    expect(formatSeconds(0.04)).toBe("40 ms");
+    expect(formatSeconds(1.25)).toBe("1.3 s");
   });
 
   it("sizes", () => {

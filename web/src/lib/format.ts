@@ -15,6 +15,16 @@ export function formatDuration(ms: number | null | undefined): string {
   return `${minutes} min ${Math.round(seconds - minutes * 60)} s`;
 }
 
+/** Seconds (CPU time, time in line) as formatDuration shows milliseconds. */
+export function formatSeconds(seconds: number | null | undefined): string {
+  return seconds === null || seconds === undefined ? "—" : formatDuration(seconds * 1000);
+}
+
+export function formatMemory(mb: number | null | undefined): string {
+  if (mb === null || mb === undefined) return "—";
+  return mb < 1024 ? `${Math.round(mb)} MB` : `${(mb / 1024).toFixed(2)} GB`;
+}
+
 export function formatNumber(value: number | null | undefined): string {
   if (value === null || value === undefined) return "—";
   return value.toLocaleString(undefined, { maximumFractionDigits: 2 });

@@ -56,6 +56,10 @@ export interface Job {
   data_source_sha256?: string | null;
   lock_sha256?: string | null;
   limits?: RunLimits | null;
+  // resources: the last attempt's peak memory and CPU time, and seconds from creation until it first ran
+  peak_memory_mb?: number | null;
+  cpu_seconds?: number | null;
+  queued_s?: number | null;
 }
 
 /** The limits a run ran under, as the server recorded them (optbox/protocol.py RunLimits). */
