@@ -21,14 +21,15 @@ PAGE_POLICY = (
 )
 
 NOT_BUILT = (
-    "<!doctype html><title>optbox</title><h1>optbox</h1>"
+    "<!doctype html><title>optbox</title><link rel='icon' href='data:,'><h1>optbox</h1>"
     "<p>The sandbox page is not built: run <code>make install</code> (it runs <code>npm ci &amp;&amp; npm run build</code> in web/).</p>"
     "<p>API: <a href='/docs'>/docs</a></p>"
 )
 
 
 INVALID_LINK = (
-    "<!doctype html><title>optbox: sign-in link refused</title><h1>optbox</h1>"
+    # no icon to fetch: the browser would ask for /favicon.ico and log its 404
+    "<!doctype html><title>optbox: sign-in link refused</title><link rel='icon' href='data:,'><h1>optbox</h1>"
     "<p>This sign-in link's token is invalid or revoked.</p>"
     "<p><a href='/sandbox'>Sign in</a> with a current key, or use the link <code>make run</code> printed.</p>"
 )

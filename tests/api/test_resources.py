@@ -14,7 +14,6 @@ from harness.stack import wait_until
 from tests.api.test_lifecycle import MODELS, prefect, upload_model
 from tests.conftest import all_lines, execute, job, wait_for_job
 
-pytestmark = pytest.mark.usefixtures("keep_active_models")
 SO_QUEUE = "/work_pools/optbox-process/queues/so"
 
 
@@ -23,6 +22,8 @@ def two_runs(api, stack) -> list[dict]:
     """The finished rows of two hungry SO runs started back to back while SO runs one at a time (the queue is
 held shut until both runs exist, so both are seen as Prefect created them)."""
     before = wait_until(lambda: prefect(stack, "GET", SO_QUEUE).json()["concurrency_limit"], 60, "the worker to limit the queues")
+    # module-scoped, so it puts the active models back itself (a function's keep_active_models would start after it)
+    active = [m["id"] for m in api.get("/api/optimization/models", params={"status": "active"}).json()["models"]]
     prefect(stack, "PATCH", SO_QUEUE, json={"concurrency_limit": 0})  # held until both are created and checked
     try:
         model = upload_model(api, MODELS / "hungry.py", "SO")
@@ -35,6 +36,8 @@ held shut until both runs exist, so both are seen as Prefect created them)."""
         return [wait_for_job(api, job_id, timeout=180) for job_id in ids]
     finally:
         prefect(stack, "PATCH", SO_QUEUE, json={"concurrency_limit": before})
+        for model_id in active:
+            api.post(f"/api/optimization/models/{model_id}/activate")
 
 
 def test_a_finished_run_reports_its_peak_memory_cpu_time_and_time_in_line(two_runs, api):

@@ -25,11 +25,20 @@ expect.set_options(timeout=30_000)
 class SignedIn:
     page: Page
     console_errors: list[str] = field(default_factory=list)
+    expected: list[str] = field(default_factory=list)  # parts of console errors the test means to cause
 
     def errors_besides(self, *statuses: int) -> list[str]:
-        """Console errors, less Chromium's note on each answer of an expected 4xx status (the page shows those)."""
-        expected = tuple(f"the server responded with a status of {status}" for status in statuses)
-        return [error for error in self.console_errors if not (expected and any(note in error for note in expected))]
+        """Console errors, less Chromium's note on each answer of an expected 4xx status (the page shows those).
+        The statuses stay expected for the check every page test ends with."""
+        self.expected += [f"the server responded with a status of {status}" for status in statuses]
+        return self.unexpected_errors()
+
+    def expect_errors(self, *parts: str) -> None:
+        """Console errors containing one of `parts` are what this test causes (a server it restarts, say)."""
+        self.expected += parts
+
+    def unexpected_errors(self) -> list[str]:
+        return [error for error in self.console_errors if not any(part in error for part in self.expected)]
 
     def control(self, model_type: str):
         return self.page.get_by_role("group", name=f"{model_type} controls")
@@ -65,10 +74,24 @@ async def signed_in(browser: Browser, stack: Stack) -> SignedIn:
     await expect(page.get_by_role("status", name="Connection: Live")).to_be_visible()
     yield session
     await context.close()
+    # every page test ends checking the browser's console: an error the test did not mean to cause fails it
+    assert session.unexpected_errors() == [], session.unexpected_errors()
 
 
 @pytest.fixture
-async def anonymous_page(browser: Browser, stack: Stack) -> Page:
+def anonymous_expects() -> list[str]:
+    """Parts of console errors an anonymous page's test means to cause."""
+    return []
+
+
+@pytest.fixture
+async def anonymous_page(browser: Browser, stack: Stack, anonymous_expects: list[str]) -> Page:
     context = await new_context(browser, stack)
-    yield await context.new_page()
+    page = await context.new_page()
+    errors: list[str] = []
+    page.on("console", lambda message: message.type == "error" and errors.append(message.text))
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    yield page
     await context.close()
+    unexpected = [error for error in errors if not any(part in error for part in anonymous_expects)]
+    assert unexpected == [], unexpected

@@ -139,6 +139,7 @@ async def test_history_opens_a_run_with_its_paged_log_results_config_and_prefect
 
 async def test_log_has_every_line_exactly_once_across_a_facade_restart(signed_in, api, stack, keep_active_models):
     """The socket drops (the API restarts mid-run); back online the page fetches what it missed."""
+    signed_in.expect_errors("WebSocket connection to", "net::ERR_CONNECTION_REFUSED", "net::ERR_CONNECTION_RESET", "net::ERR_EMPTY_RESPONSE")
     assert upload(api, "page_reconnect.py", (MODELS / "printer.py").read_bytes(), "RMO").status_code == 201
     page = signed_in.page
     await page.reload()

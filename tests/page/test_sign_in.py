@@ -38,7 +38,8 @@ async def test_sign_in_link_of_a_viewer_shows_runs_but_says_why_it_may_not_start
     await expect(page.get_by_role("table", name="Run history")).to_be_visible()
 
 
-async def test_stale_sign_in_link_says_so_and_leads_to_the_form(anonymous_page):
+async def test_stale_sign_in_link_says_so_and_leads_to_the_form(anonymous_page, anonymous_expects):
+    anonymous_expects.append("the server responded with a status of 401")  # the stale link's answer, which the page explains
     page = anonymous_page
     response = await page.goto("/sandbox?token=revoked-or-mistyped")
     assert response.status == 401
