@@ -4,7 +4,10 @@ one dropped on the card becomes the active model at once."""
 from __future__ import annotations
 
 import uuid
+import zipfile
+from pathlib import Path
 
+import pytest
 from playwright.async_api import expect
 
 from harness.stack import PROJECT_DIR, wait_until
@@ -50,26 +53,44 @@ async def test_good_model_dropped_on_the_card_becomes_active_with_its_version(si
     assert signed_in.console_errors == []
 
 
-async def test_a_model_with_dependencies_uploads_runs_and_shows_its_lock(signed_in, api, keep_active_models):
+DEPENDENCY_SAMPLES = [("so_battery_pulp.py", "SO", "262142.12", "pulp"), ("so_battery_pyomo.py", "SO", "262142.12", "pyomo"),
+                      ("so_battery_linopy.py", "SO", "262142.12", "linopy"), ("dmo_multifile.zip", "DMO", "12307531.50", "pulp")]
+
+
+def sample_file(name: str, folder: Path) -> Path:
+    """A sample as a user picks it: the file itself, or the multi-file sample's folder zipped."""
+    if not name.endswith(".zip"):
+        return SAMPLES / name
+    archive = folder / name
+    with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED) as zipped:
+        for path in sorted((SAMPLES / name.removesuffix(".zip")).iterdir()):
+            zipped.write(path, f"{name.removesuffix('.zip')}/{path.name}")
+    return archive
+
+
+@pytest.mark.parametrize(("filename", "model_type", "objective", "package"), DEPENDENCY_SAMPLES, ids=[sample[0] for sample in DEPENDENCY_SAMPLES])
+async def test_a_model_with_dependencies_uploads_runs_and_shows_its_lock(signed_in, api, keep_active_models, tmp_path, filename, model_type,
+                                                                         objective, package):
     page = signed_in.page
-    await page.get_by_label("Model file (.py, or .zip / .tar.gz of its files)").set_input_files(SAMPLES / "so_battery_pulp.py")
-    await page.get_by_label("Model type").select_option("SO")
-    await page.get_by_label("Description").fill("PuLP, its own packages")
+    await page.get_by_label("Model file (.py, or .zip / .tar.gz of its files)").set_input_files(sample_file(filename, tmp_path))
+    await page.get_by_label("Model type").select_option(model_type)
+    description = f"{filename} {uuid.uuid4().hex[:6]}, its own packages"
+    await page.get_by_label("Description").fill(description)
     await page.get_by_role("button", name="Upload").click()
     await expect(page.get_by_test_id("upload-message")).to_contain_text("uploaded and active")
-    model = api.get("/api/optimization/models", params={"type": "SO", "status": "active"}).json()["models"][0]
-    assert model["model_name"] == "so_battery_pulp" and model["lock_sha256"]
-    await page.get_by_role("button", name="Run SO").click()
+    model = api.get("/api/optimization/models", params={"type": model_type, "status": "active"}).json()["models"][0]
+    assert model["original_filename"] == filename and model["lock_sha256"]
+    await page.get_by_role("button", name=f"Run {model_type}").click()
     job_id = wait_until(lambda: next((j["job_id"] for j in api.get("/api/optimization/jobs", params={"limit": 5}).json()["jobs"]
                                       if j["model_id"] == model["id"]), None), 30, "the page's run")
     # the log panel shows the environment being prepared (or reused), then the model's own lines
     await expect(signed_in.log_rows(job_id).filter(has_text=f"environment {model['lock_sha256'][:12]}").first).to_be_visible(timeout=120_000)
-    await expect(signed_in.log_rows(job_id).filter(has_text="Objective value: 262142.12")).to_have_count(1, timeout=120_000)
+    await expect(signed_in.log_rows(job_id).filter(has_text=f"Objective value: {objective}")).to_have_count(1, timeout=120_000)
     await page.get_by_role("tab", name="Models").click()
-    row = page.get_by_role("table", name="Models").get_by_role("row").filter(has_text="PuLP, its own packages")
+    row = page.get_by_role("table", name="Models").get_by_role("row").filter(has_text=description)
     await expect(row.get_by_test_id("model-environment")).to_contain_text(f"lock {model['lock_sha256'][:12]}")
     await row.get_by_test_id("model-environment").get_by_text("own packages").click()  # opens the lock's packages
-    await expect(row.get_by_test_id("lock-details")).to_contain_text("pulp ")
+    await expect(row.get_by_test_id("lock-details")).to_contain_text(f"{package} ")
     assert wait_for_job(api, job_id)["lock_sha256"] == model["lock_sha256"]
     await page.reload()
     await page.get_by_role("table", name="Run history").get_by_role("button", name=job_id).click()
