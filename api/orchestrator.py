@@ -161,8 +161,7 @@ class Orchestrator:
     async def waiting_for(self) -> list[str]:
         """What keeps a run of some type from starting now: a deployment not applied yet, or one no
         worker has polled lately (Prefect marks a deployment READY when a worker polls its queue)."""
-        deployments = await self.client.read_deployments(flow_filter=FlowFilter(name=FlowFilterName(any_=[FLOW_NAME])))
-        by_name = {deployment.name: deployment for deployment in deployments}
+        by_name = await self._our_deployments()
         waiting = []
         for model_type in ModelType:
             deployment = by_name.get(deployment_name(model_type))
@@ -173,12 +172,17 @@ class Orchestrator:
         return waiting
 
     async def refresh_deployments(self) -> None:
+        await self._our_deployments()
+
+    async def _our_deployments(self) -> dict[str, Any]:
+        """Our flow's deployments by name as Prefect has them now; their ids are remembered on the way."""
         deployments = await self.client.read_deployments(flow_filter=FlowFilter(name=FlowFilterName(any_=[FLOW_NAME])))
         by_name = {deployment.name: deployment for deployment in deployments}
         for model_type in ModelType:
             if deployment := by_name.get(deployment_name(model_type)):
                 self._deployment_ids[model_type] = deployment.id
                 self.deployment_types[deployment.id] = (deployment_path(model_type), model_type)
+        return by_name
 
     async def deployment_id(self, model_type: ModelType) -> UUID:
         if model_type not in self._deployment_ids:

@@ -120,6 +120,9 @@ class Realtime:
     def __init__(self, client_manager: socketio.AsyncManager | None = None, cors_origins: list[str] | None = None) -> None:
         self.allowed_origins = set(cors_origins or [])
         self.sio = socketio.AsyncServer(async_mode="asgi", cors_allowed_origins=self._origin_allowed, client_manager=client_manager)
+        # in-memory manager: this process has every client, so an emit to rooms nobody here is in can be skipped
+        # (python-socketio encodes the packet before it looks for recipients)
+        self._local_only = client_manager is None
         self.authenticate: Callable[[str | None], Awaitable[bool]] = _refuse_everyone
         self._batched: set[str] = set()  # sids of clients that asked for batches
         self._told_to_replay: dict[tuple[str, str], int] = {}  # (sid, job id) → the seq it was told to replay after
@@ -191,13 +194,20 @@ class Realtime:
         if not lines:
             return
         rooms = job_rooms(job_id, model_type)
-        for line in lines:
-            await self.sio.emit("optimization:log", {"jobId": job_id, "modelType": model_type, **line_payload(line)}, to=rooms)
+        if self._heard_in(rooms):
+            for line in lines:
+                await self.sio.emit("optimization:log", {"jobId": job_id, "modelType": model_type, **line_payload(line)}, to=rooms)
         batch_rooms = batched(rooms)
+        if not self._heard_in(batch_rooms):
+            return
         for chunk in _chunks(lines):
             behind = await self._hold_back_slow_clients(batch_rooms, job_id, model_type, chunk[0].seq)
             await self.sio.emit("optimization:logs", {"jobId": job_id, "modelType": model_type, "lines": [line_payload(line) for line in chunk]},
                                 to=batch_rooms, skip_sid=behind or None)
+
+    def _heard_in(self, rooms: list[str]) -> bool:
+        """Whether an emit to `rooms` can reach anyone: always through a pub/sub manager (other replicas' clients)."""
+        return not self._local_only or next(iter(self.sio.manager.get_participants(NAMESPACE, rooms)), None) is not None
 
     async def _hold_back_slow_clients(self, rooms: list[str], job_id: str, model_type: str, first_seq: int) -> list[str]:
         """Batched clients of this process that are too far behind to be sent more of `job_id` now; each is told
