@@ -5,6 +5,7 @@ and the facade answering."""
 from __future__ import annotations
 
 import asyncio
+import json
 from io import BytesIO
 from urllib.parse import quote
 
@@ -12,6 +13,7 @@ import httpx
 import openpyxl
 import pytest
 
+from api.results import build_preview
 from harness.stack import ADMIN_TOKEN
 from tests.api.test_datasets import upload_dataset
 from tests.api.test_lifecycle import MODELS, upload_model
@@ -123,3 +125,22 @@ async def test_a_ten_million_row_result_is_counted_not_charted_while_the_facade_
     assert shown["kind"] == "too_large" and shown["rowCount"] == 10_000_000 and shown["series"] is None
     assert "10,000,000 rows" in shown["message"] and len(shown["rows"]) == 500 and shown["rows"][0] == {"block": 1, "mw": 2}
     assert shown["index"] == "block"
+
+
+def test_a_long_series_is_bucketed_keeping_its_peaks_and_a_wide_one_stays_under_a_megabyte(tmp_path):
+    long = tmp_path / "long.csv"
+    long.write_text("interval,mw\n" + "".join(f"{i},{-50 if i == 7777 else 100 if i == 4242 else i % 10}\n" for i in range(1, 10_001)))
+    shown = json.loads(build_preview(long, "long.csv"))
+    series = shown["series"]
+    assert shown["kind"] == "table" and shown["rowCount"] == 10_000 and series["downsampled"] is True
+    assert len(series["x"]) == len(series["columns"]["mw"]) <= 2_000 and series["x"][0] == 1 and series["x"][-1] == 10_000
+    assert max(series["columns"]["mw"]) == 100 and min(series["columns"]["mw"]) == -50
+    assert series["x"][series["columns"]["mw"].index(100)] <= 4242 < series["x"][series["columns"]["mw"].index(-50)]
+
+    wide = tmp_path / "wide.csv"
+    wide.write_text(",".join(f"unit_{c}_mw" for c in range(300)) + "\n" + "".join(",".join(f"{r * c / 7:.6f}" for c in range(300)) + "\n" for r in range(3000)))
+    encoded = build_preview(wide, "wide.csv")
+    shown = json.loads(encoded)
+    assert len(encoded) <= 1024 * 1024 and shown["kind"] == "table" and shown["rowCount"] == 3000
+    assert 0 < len(shown["series"]["columns"]) < 200 and 0 < len(shown["rows"]) < 500
+    assert "the first 200 are shown" in shown["message"] and "are charted" in shown["message"]
