@@ -18,10 +18,11 @@ from __future__ import annotations
 import asyncio
 import json
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from types import ModuleType
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import quote
 
 import anyio
@@ -39,6 +40,7 @@ REPORT_LOG_LINES = 1_000
 WORK_THREADS = 2  # previews and reports computed at once; the rest wait their turn
 PREVIEWS_CACHED = 32  # each at most ~1 MB
 XLSX_MEDIA_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+T = TypeVar("T")
 NOT_TABULAR = "not a tabular file (CSV, XLSX, JSON or Parquet); download it"
 
 
@@ -66,7 +68,8 @@ class ResultViews:
         self.previews: LRUCache[tuple[str, str], bytes] = LRUCache(PREVIEWS_CACHED)
         self.computing: dict[tuple[str, str], asyncio.Task[bytes]] = {}
 
-    async def in_thread(self, work, *args):
+    async def in_thread(self, work: Callable[..., T], *args: Any) -> T:
+        """`work(*args)` in a worker thread, once one of WORK_THREADS is free."""
         return await anyio.to_thread.run_sync(work, *args, limiter=self.limiter)
 
     async def preview(self, files: FileStore, artifact: StoredResult) -> bytes:
