@@ -1,0 +1,107 @@
+"""Results on the page: a sample run's schedule as a sortable table and a chart of its numeric columns (one
+line each, toggleable, prices on a second axis), the Excel report, and two SO runs with different configs
+overlaid on one chart in the comparison."""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import io
+
+from playwright.async_api import expect
+
+from tests.conftest import SAMPLES, execute, upload, wait_for_job
+from tests.page.conftest import ARTIFACTS
+
+
+def schedule_of(api, job: dict, name: str) -> tuple[list[str], list[dict]]:
+    """The result file as the API serves it for download: its header and rows."""
+    url = next(r["url"] for r in job["results"] if r["name"] == name)
+    reader = csv.DictReader(io.StringIO(api.get(url).text))
+    rows = list(reader)
+    return list(reader.fieldnames or []), rows
+
+
+async def run_sample(api, model_type: str, filename: str, **body) -> list[dict]:
+    """The sample as a fresh active version of its type, then runs of it (one per config in `body["configs"]`)."""
+    assert upload(api, f"results_{filename}", (SAMPLES / filename).read_bytes(), model_type).status_code == 201
+    started = [execute(api, model_type, **({"config": config} if config else {})) for config in body.get("configs", [None])]
+    finished = [await asyncio.to_thread(wait_for_job, api, s["jobId"], timeout=180) for s in started]
+    assert [j["status"] for j in finished] == ["success"] * len(finished), [j["error_message"] for j in finished]
+    return finished
+
+
+async def open_run(page, job_id: str):
+    await page.reload()
+    await page.get_by_role("table", name="Run history").get_by_role("button", name=job_id).click()
+    dialog = page.get_by_role("dialog")
+    await expect(dialog.get_by_test_id("detail-status")).to_have_text("success")
+    return dialog
+
+
+async def test_run_detail_shows_each_sample_schedule_as_table_and_chart(signed_in, api, keep_active_models):
+    dmo = (await run_sample(api, "DMO", "dmo_day_ahead.py"))[0]
+    so = (await run_sample(api, "SO", "so_battery.py"))[0]
+    page = signed_in.page
+    for job, name in ((dmo, "dmo_schedule.csv"), (so, "so_schedule.csv")):
+        header, rows = schedule_of(api, job, name)
+        values = [column for column in header if column != "block"]  # every other column of both schedules is a number
+        dialog = await open_run(page, job["job_id"])
+        viewer = dialog.get_by_role("region", name=f"Result {name}")
+        url = next(r["url"] for r in job["results"] if r["name"] == name)
+        await expect(viewer.get_by_role("link", name=name)).to_have_attribute("href", url)
+
+        table = viewer.get_by_role("table", name=f"Preview of {name}")
+        await expect(table.locator("caption")).to_have_text(f"{len(rows)} rows")
+        await expect(table.locator("tbody tr")).to_have_count(len(rows))
+        # a header sorts by its column: the highest price first on the second click
+        price = table.get_by_role("button", name="price_inr_mwh")
+        await price.click()
+        await price.click()
+        await expect(table.get_by_role("columnheader", name="price_inr_mwh")).to_have_attribute("aria-sort", "descending")
+        highest = max(float(r["price_inr_mwh"]) for r in rows)
+        assert float(await table.locator("tbody tr").first.locator("td").nth(header.index("price_inr_mwh")).inner_text()) == highest
+
+        chart = viewer.get_by_role("img", name=f"Chart of {name}")
+        await expect(chart).to_be_visible()
+        await expect(chart.locator(".recharts-line")).to_have_count(len(values))
+        await expect(chart.locator(".recharts-yAxis")).to_have_count(2)  # prices on their own axis
+        await viewer.get_by_role("checkbox", name=values[-1]).uncheck()
+        await expect(chart.locator(".recharts-line")).to_have_count(len(values) - 1)
+        await viewer.get_by_role("checkbox", name="price_inr_mwh").uncheck()
+        await expect(chart.locator(".recharts-line")).to_have_count(len(values) - 2)
+        await expect(chart.locator(".recharts-yAxis")).to_have_count(1)
+
+        async with page.expect_download() as download:
+            await dialog.get_by_role("link", name="Download Excel report").click()
+        assert (await download.value).suggested_filename.endswith(".xlsx")
+        await page.screenshot(path=ARTIFACTS / f"results-{job['model_type']}.png", full_page=True)
+        await dialog.get_by_role("button", name="Close").click()
+
+
+async def test_comparing_two_so_runs_with_different_configs_overlays_both(signed_in, api, keep_active_models):
+    small, large = await run_sample(api, "SO", "so_battery.py", configs=[{"capacity_mwh": 60}, {"capacity_mwh": 160}])
+    page = signed_in.page
+    await page.reload()
+    history = page.get_by_role("table", name="Run history")
+    for job in (small, large):
+        await history.get_by_role("checkbox", name=f"Select {job['job_id']}").check()
+    await page.get_by_role("button", name="Compare selected (2)").click()
+
+    comparison = page.get_by_role("table", name="Run comparison")
+    config = comparison.locator("tr", has=page.get_by_role("rowheader", name="Config (differs)", exact=True))
+    await expect(config).to_contain_text('"capacity_mwh": 60')
+    await expect(config).to_contain_text('"capacity_mwh": 160')
+    model = comparison.locator("tr", has=page.get_by_role("rowheader", name="Model", exact=True))
+    await expect(model).to_have_attribute("data-differs", "false")
+
+    await page.get_by_label("Result file").select_option("so_schedule.csv")
+    await page.get_by_label("Column").select_option("soc_mwh")
+    chart = page.get_by_role("img", name="Chart of soc_mwh across 2 runs")
+    await expect(chart.locator(".recharts-line")).to_have_count(2)
+    for job in (small, large):
+        await expect(page.locator(".overlay-chart .recharts-legend-wrapper")).to_contain_text(job["job_id"])
+    # the two batteries differ, so do their states of charge: two distinct paths
+    paths = await chart.locator(".recharts-line path.recharts-curve").evaluate_all("ps => ps.map(p => p.getAttribute('d'))")
+    assert len(paths) == 2 and paths[0] != paths[1]
+    await page.screenshot(path=ARTIFACTS / "results-comparison.png", full_page=True)
