@@ -22,13 +22,16 @@ def schedule_of(api, job: dict, name: str) -> tuple[list[str], list[dict]]:
     return list(reader.fieldnames or []), rows
 
 
-async def run_sample(api, model_type: str, filename: str, **body) -> list[dict]:
-    """The sample as a fresh active version of its type, then runs of it (one per config in `body["configs"]`)."""
+def start_sample(api, model_type: str, filename: str, configs=(None,)) -> list[str]:
+    """The sample as a fresh active version of its type, then one run of it per config; their job ids."""
     assert upload(api, f"results_{filename}", (SAMPLES / filename).read_bytes(), model_type).status_code == 201
-    started = [execute(api, model_type, **({"config": config} if config else {})) for config in body.get("configs", [None])]
-    finished = [await asyncio.to_thread(wait_for_job, api, s["jobId"], timeout=180) for s in started]
-    assert [j["status"] for j in finished] == ["success"] * len(finished), [j["error_message"] for j in finished]
-    return finished
+    return [execute(api, model_type, **({"config": config} if config else {}))["jobId"] for config in configs]
+
+
+async def finished(api, job_ids: list[str]) -> list[dict]:
+    done = [await asyncio.to_thread(wait_for_job, api, job_id, timeout=240) for job_id in job_ids]
+    assert [j["status"] for j in done] == ["success"] * len(done), [j["error_message"] for j in done]
+    return done
 
 
 async def open_run(page, job_id: str):
@@ -40,8 +43,7 @@ async def open_run(page, job_id: str):
 
 
 async def test_run_detail_shows_each_sample_schedule_as_table_and_chart(signed_in, api, keep_active_models):
-    dmo = (await run_sample(api, "DMO", "dmo_day_ahead.py"))[0]
-    so = (await run_sample(api, "SO", "so_battery.py"))[0]
+    dmo, so = await finished(api, start_sample(api, "DMO", "dmo_day_ahead.py") + start_sample(api, "SO", "so_battery.py"))
     page = signed_in.page
     for job, name in ((dmo, "dmo_schedule.csv"), (so, "so_schedule.csv")):
         header, rows = schedule_of(api, job, name)
@@ -75,12 +77,12 @@ async def test_run_detail_shows_each_sample_schedule_as_table_and_chart(signed_i
         async with page.expect_download() as download:
             await dialog.get_by_role("link", name="Download Excel report").click()
         assert (await download.value).suggested_filename.endswith(".xlsx")
-        await page.screenshot(path=ARTIFACTS / f"results-{job['model_type']}.png", full_page=True)
+        await viewer.screenshot(path=ARTIFACTS / f"results-{job['model_type']}.png")
         await dialog.get_by_role("button", name="Close").click()
 
 
 async def test_comparing_two_so_runs_with_different_configs_overlays_both(signed_in, api, keep_active_models):
-    small, large = await run_sample(api, "SO", "so_battery.py", configs=[{"capacity_mwh": 60}, {"capacity_mwh": 160}])
+    small, large = await finished(api, start_sample(api, "SO", "so_battery.py", configs=[{"capacity_mwh": 60}, {"capacity_mwh": 160}]))
     page = signed_in.page
     await page.reload()
     history = page.get_by_role("table", name="Run history")

@@ -106,7 +106,7 @@ export function RunDetail({ jobId, jobsTick, onClose, onStarted }: Props) {
                   {plainResults.map((r) => (
                     <li key={r.name}><a href={r.url} download>{r.name}</a> <span className="muted small">{formatBytes(r.size)}</span></li>
                   ))}
-                  {previewed.length > 0 && <li className="muted">{previewed.map((r) => r.name).join(", ")}: below, with a preview</li>}
+                  {previewed.length > 0 && <li className="muted">{previewed.map((r) => r.name).join(", ")} — previewed below</li>}
                 </ul>
               )}
               <p><a href={`${base}/logfile`} download>Download the whole log</a></p>
