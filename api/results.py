@@ -484,6 +484,9 @@ class Report:
         except Exception as exc:  # noqa: BLE001 - an unreadable result is named in the Summary, not a failed report
             self.summary.append((f"Result {name}", f"not included: {short_reason(exc)}"))
             return
+        if loaded.frame.columns.empty:
+            self.summary.append((f"Result {name}", "; ".join(["not included: no columns", *loaded.notes])))
+            return
         title = sheet_title(PurePosixPath(name).stem, self.titles)
         sheet = self.book.create_sheet(title)
         frame = loaded.frame.head(max(1, self.cells_left // max(1, len(loaded.frame.columns))))
