@@ -1,6 +1,6 @@
 """Results on the page: a sample run's schedule as a sortable table and a chart of its numeric columns (one
 line each, toggleable, prices on a second axis), the Excel report, and two SO runs with different configs
-overlaid on one chart in the comparison."""
+overlaid on one chart in the comparison; result files that do not read leave the run detail usable."""
 
 from __future__ import annotations
 
@@ -10,8 +10,11 @@ import io
 
 from playwright.async_api import expect
 
+from harness.stack import PROJECT_DIR
 from tests.conftest import SAMPLES, execute, upload, wait_for_job
 from tests.page.conftest import ARTIFACTS
+
+MODELS = PROJECT_DIR / "tests" / "models"
 
 
 def schedule_of(api, job: dict, name: str) -> tuple[list[str], list[dict]]:
@@ -107,3 +110,21 @@ async def test_comparing_two_so_runs_with_different_configs_overlays_both(signed
     paths = await chart.locator(".recharts-line path.recharts-curve").evaluate_all("ps => ps.map(p => p.getAttribute('d'))")
     assert len(paths) == 2 and paths[0] != paths[1]
     await page.screenshot(path=ARTIFACTS / "results-comparison.png", full_page=True)
+
+
+async def test_result_files_that_do_not_read_show_the_reason_and_the_detail_stays_usable(signed_in, api, keep_active_models):
+    assert upload(api, "results_garbage.py", (MODELS / "garbage_results.py").read_bytes(), "RMO").status_code == 201
+    [job] = await finished(api, [execute(api, "RMO")["jobId"]])
+    page = signed_in.page
+    dialog = await open_run(page, job["job_id"])
+    garbage = dialog.get_by_role("region", name="Result garbage.csv")
+    await expect(garbage.get_by_test_id("preview-message")).to_contain_text("utf-8")
+    ragged = dialog.get_by_role("region", name="Result ragged.csv")
+    await expect(ragged.get_by_test_id("preview-message")).to_contain_text("Expected 2 fields in line 3, saw 4")
+    await expect(dialog.get_by_role("img")).to_have_count(0)
+    # the text file stays a plain download in the list; the rest of the detail is there and the dialog closes
+    await expect(dialog.locator("ul.results").get_by_role("link", name="notes.txt")).to_be_visible()
+    await expect(dialog.get_by_role("link", name="Download Excel report")).to_be_visible()
+    await expect(dialog.get_by_role("log", name="Run log")).to_be_visible()
+    await dialog.get_by_role("button", name="Close").click()
+    await expect(dialog).to_be_hidden()
