@@ -13,7 +13,7 @@ import httpx
 import openpyxl
 import pytest
 
-from api.results import build_preview
+from api.result_files import build_preview
 from harness.stack import ADMIN_TOKEN
 from tests.api.test_datasets import upload_dataset
 from tests.api.test_lifecycle import MODELS, upload_model
