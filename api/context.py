@@ -10,6 +10,7 @@ from api.alerts import AlertConfig, AlertSender
 from api.orchestrator import Orchestrator
 from api.queue import QueueAnnouncer
 from api.realtime import Realtime
+from api.results import ResultViews
 from optbox.settings import Settings
 from storage.catalog_cache import CatalogCache
 from storage.db import Database
@@ -36,6 +37,7 @@ class Facade:
     catalog: CatalogCache = field(init=False)  # the models and datasets runs start with; read through with replicas
     alerts: AlertConfig = field(init=False)  # where alerts go, and what is wrong with their configuration
     alert_sender: AlertSender = field(init=False)  # sends the alert outbox (started in the app's lifespan)
+    results: ResultViews = field(init=False)  # result previews' worker threads and cache
 
     def __post_init__(self) -> None:
         self.new_jobs = GroupCommit(self.db)
@@ -44,4 +46,5 @@ class Facade:
         self.queue = QueueAnnouncer(self.db, self.realtime, whole_line=bool(self.settings.redis_url))
         self.alerts = AlertConfig.from_settings(self.settings, self.orchestrator.ui_url)
         self.alert_sender = AlertSender(self.db, self.alerts)
+        self.results = ResultViews()
         self.known_keys = TTLCache(maxsize=KNOWN_KEYS_MAX, ttl=self.settings.auth_cache_s)

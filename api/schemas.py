@@ -125,6 +125,32 @@ class ArtifactOut(ORMModel):
     sha256: str
     created_at: datetime
     url: str = ""
+    preview_url: str | None = Field(None, description="its preview (GET, a ResultPreview) when the file is tabular (.csv, .xlsx, .json, .parquet)")
+
+
+class PreviewColumn(BaseModel):
+    name: str
+    type: Literal["number", "time", "text"]
+    role: Literal["index", "value", "price", "other"] = Field(description="index: the x column; price: a price-like number (second y-axis)")
+
+
+class PreviewSeries(BaseModel):
+    x: list[Any] = Field(description="the index column's values, or row numbers from 1 when there is no index")
+    columns: dict[str, list[float | None]] = Field(description="each numeric non-index column, aligned with x")
+    downsampled: bool = Field(description="min/max per bucket: each bucket's extremes at its first and last x")
+
+
+class ResultPreview(BaseModel):
+    """A tabular result file read back for the page: its head as a table, its numeric columns as chart series."""
+
+    name: str
+    kind: Literal["table", "none", "error", "too_large"]
+    message: str | None = Field(None, description="why there is no table or chart, or what was left out")
+    rowCount: int | None = Field(None, description="data rows in the whole file")
+    columns: list[PreviewColumn] = []
+    rows: list[dict[str, Any]] = Field([], description="the first rows (at most 500), JSON-safe")
+    index: str | None = Field(None, description="the x column (time-like or block-like); null: the row number")
+    series: PreviewSeries | None = None
 
 
 class JobDetail(JobSummary):

@@ -12,6 +12,7 @@ from api.auth import Executor, Operator, Viewer
 from api.deps import FacadeDep, IdQuery, Offset, SessionDep
 from api.errors import ApiError
 from api.queue import queue_positions
+from api.results import preview_url
 from api.runs import cancel_run, require_job, retry_run, start_run
 from api.schemas import (
     ArtifactOut,
@@ -37,6 +38,7 @@ LOGFILE_PAGE = 5000
 def _artifact_out(job_id: str, artifact: JobArtifact) -> ArtifactOut:
     out = ArtifactOut.model_validate(artifact)
     out.url = f"/api/optimization/jobs/{job_id}/results/{quote(artifact.name)}"
+    out.preview_url = preview_url(job_id, artifact.name)
     return out
 
 

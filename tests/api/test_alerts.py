@@ -19,6 +19,8 @@ from optbox.settings import Settings
 from tests.api.test_lifecycle import deployment_id, prefect
 from tests.conftest import SAMPLES, execute, upload, wait_for_job
 
+pytestmark = pytest.mark.restarts_shared  # restarts the session's API with alerts on, kills its worker
+
 MODELS = Path(__file__).parent.parent / "models"
 LATE_AFTER_S = 5
 SETTLE_S = 3  # a few mirror passes (0.5 s) and sender polls (1 s) of both replicas: time for a duplicate to show

@@ -27,6 +27,8 @@ ROLE = {
     ("GET", "/api/optimization/jobs/{job_id}/logfile"): "viewer",
     ("GET", "/api/optimization/jobs/{job_id}/results"): "viewer",
     ("GET", "/api/optimization/jobs/{job_id}/results/{name}"): "viewer",
+    ("GET", "/api/optimization/jobs/{job_id}/previews/{name}"): "viewer",
+    ("GET", "/api/optimization/jobs/{job_id}/report.xlsx"): "viewer",
     ("POST", "/api/optimization/jobs/{job_id}/cancel"): "operator",
     ("POST", "/api/optimization/jobs/{job_id}/retry"): "operator",
     ("POST", "/api/optimization/datasources"): "operator",

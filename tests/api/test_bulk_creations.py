@@ -41,24 +41,32 @@ def test_a_creations_body_is_what_prefects_client_would_send_and_its_server_read
 
 
 class Prefect:
-    """Answers each request after `delay`, the way `answer` says."""
+    """Answers each request after `delay` (and once `gate` is open, when given), the way `answer` says."""
 
-    def __init__(self, answer, delay: float = 0.05) -> None:
-        self.answer, self.delay, self.requests = answer, delay, []
+    def __init__(self, answer, delay: float = 0.05, gate: asyncio.Event | None = None) -> None:
+        self.answer, self.delay, self.gate, self.requests = answer, delay, gate, []
 
     async def __call__(self, creations):
         self.requests.append([c.parameters["n"] for c in creations])
         await asyncio.sleep(self.delay)
+        if self.gate:
+            await self.gate.wait()
         return self.answer(creations)
 
 
 async def test_what_is_asked_for_during_a_request_goes_in_the_next_and_each_caller_gets_its_own_answer():
     runs = {n: uuid.uuid4() for n in range(30)}
-    prefect = Prefect(lambda creations: [runs[c.parameters["n"]] if c.parameters["n"] != 7 else RunRefused("no 7") for c in creations])
+    first_answered = asyncio.Event()
+    prefect = Prefect(lambda creations: [runs[c.parameters["n"]] if c.parameters["n"] != 7 else RunRefused("no 7") for c in creations],
+                      gate=first_answered)
     bulk = Batches(prefect, BULK_LIMIT)
     first = asyncio.create_task(bulk.submit(creation(0)))
-    await asyncio.sleep(0.01)  # the first request is under way
-    rest = await asyncio.gather(*(bulk.submit(creation(n)) for n in range(1, 30)), return_exceptions=True)
+    while not prefect.requests:  # the first request is under way, held until the rest are asked for
+        await asyncio.sleep(0)
+    asked = asyncio.gather(*(bulk.submit(creation(n)) for n in range(1, 30)), return_exceptions=True)
+    await asyncio.sleep(0)  # every submit above has run up to waiting for its answer
+    first_answered.set()
+    rest = await asked
     assert await first == runs[0]
     assert prefect.requests == [[0], list(range(1, 30))]
     assert isinstance(rest[6], RunRefused)

@@ -31,9 +31,12 @@ def test_refuses_config_too_deep_or_too_large(api):
     for _ in range(20):
         node["x"] = {}
         node = node["x"]
-    assert "nests deeper" in api.post("/api/optimization/execute", json={"modelType": "SO", "config": deep}).json()["error"]
     big = {"blob": "x" * (70 * 1024)}
-    assert "larger than 64 KB" in api.post("/api/optimization/execute", json={"modelType": "SO", "config": big}).json()["error"]
+    before = job_count(api)
+    for config, why in ((deep, "nests deeper"), (big, "larger than 64 KB")):
+        response = api.post("/api/optimization/execute", json={"modelType": "SO", "config": config})
+        assert response.status_code == 422 and why in response.json()["error"]
+    assert job_count(api) == before
 
 
 @pytest.mark.parametrize(("source", "message"), [

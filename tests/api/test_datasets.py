@@ -13,10 +13,18 @@ def upload_dataset(api, name: str, content: bytes, model_type: str):
     return api.post("/api/optimization/datasources", files={"file": (name, content, "text/csv")}, data={"modelType": model_type})
 
 
-def test_refuses_datasets_that_are_not_csv_or_xlsx(api):
-    assert upload_dataset(api, "prices.json", b"{}", "SO").status_code == 400
-    assert upload_dataset(api, "prices.xlsx", b"not a zip", "SO").status_code == 400
-    assert upload_dataset(api, "prices.csv", b"", "SO").status_code == 400
+def stored_datasets(api, stack) -> tuple[list[dict], list[str]]:
+    folder = stack.data_dir / "files" / "datasets"
+    files = sorted(p.name for p in folder.iterdir()) if folder.exists() else []
+    return api.get("/api/optimization/datasources").json()["dataSources"], files
+
+
+def test_refuses_datasets_that_are_not_csv_or_xlsx_and_keeps_nothing(api, stack):
+    before = stored_datasets(api, stack)
+    for name, content, why in (("prices.json", b"{}", ".csv or .xlsx"), ("prices.xlsx", b"not a zip", "xlsx"), ("prices.csv", b"", "empty")):
+        refused = upload_dataset(api, name, content, "SO")
+        assert refused.status_code == 400 and why in refused.json()["error"], refused.text
+    assert stored_datasets(api, stack) == before
 
 
 @pytest.fixture

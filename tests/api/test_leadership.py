@@ -24,12 +24,14 @@ async def test_one_replica_leads_and_another_takes_over_when_it_stops():
 
 async def test_a_dead_leader_s_lease_runs_out():
     name = f"optbox-test-lease-{uuid.uuid4().hex}"
-    dead, alive = Leadership(REDIS, name, ttl_s=1), Leadership(REDIS, name, ttl_s=1)
+    dead, alive = Leadership(REDIS, name, ttl_s=3), Leadership(REDIS, name, ttl_s=3)
     try:
         assert await dead.held()
         assert not await alive.held()
-        await asyncio.sleep(1.3)  # the dead one never renews
-        assert await alive.held()
+        async with asyncio.timeout(30):  # bounds a hang only: the dead one never renews, its lease runs out
+            while not await alive.held():
+                await asyncio.sleep(0.2)
+        assert not await dead.held()  # back too late: the lease is the other's now
     finally:
         await dead.close()
         await alive.close()

@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
+import pytest
 from tenacity import retry, retry_if_exception, stop_after_attempt, wait_fixed
 
 from harness.stack import processes_of, wait_until
@@ -137,6 +138,7 @@ def test_cancel_kills_the_model_and_ends_cancelled(api, stack, keep_active_model
     assert api.post(f"/api/optimization/jobs/{started['jobId']}/cancel").status_code == 409
 
 
+@pytest.mark.restarts_shared
 def test_facade_killed_mid_run_loses_no_line_and_ends_right(api, stack, keep_active_models):
     model = upload_model(api, MODELS / "printer.py", "DMO")
     started = execute(api, "DMO", modelId=model["id"], config={"lines": 600, "delay": 0.01})

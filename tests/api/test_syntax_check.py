@@ -419,7 +419,9 @@ async def test_a_ruff_that_hangs_is_killed_at_the_timeout_and_decides_nothing(mo
 async def test_an_upload_refused_meanwhile_kills_its_ruff(monkeypatch):
     _ruff_stand_in(monkeypatch, HANG)
     check = asyncio.create_task(syntax_check.ruff_finds_nothing(b"x = 1\n", timeout_s=30))
-    await asyncio.sleep(0.5)
+    async with asyncio.timeout(20):  # bounds a hang only: the check starts its ruff
+        while not _hanging_stand_ins():
+            await asyncio.sleep(0.05)
     assert len(_hanging_stand_ins()) == 1
     check.cancel()
     with pytest.raises(asyncio.CancelledError):

@@ -110,6 +110,7 @@ def test_a_failing_run_exits_1_with_its_error_and_its_stderr_on_stderr(stack, co
     assert done.stderr.strip().splitlines()[-1].endswith("infeasible: demand exceeds capacity in block 57")
 
 
+@pytest.mark.restarts_shared
 def test_a_facade_restarted_mid_run_still_prints_every_line_once(stack, config_home, keep_active_models):
     env = client_env(stack, config_home)
     model = upload_with_cli(env, MODELS / "printer.py", "DMO")

@@ -10,6 +10,8 @@ from playwright.async_api import expect
 from harness.receivers import WebhookReceiver
 from harness.stack import wait_until
 
+pytestmark = pytest.mark.restarts_shared  # restarts the session's API with a webhook
+
 
 @pytest.fixture(scope="module")
 def webhook(stack):

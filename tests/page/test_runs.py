@@ -8,6 +8,7 @@ import json
 import math
 import re
 
+import pytest
 from playwright.async_api import expect
 
 from harness.stack import PROJECT_DIR
@@ -137,6 +138,7 @@ async def test_history_opens_a_run_with_its_paged_log_results_config_and_prefect
     assert signed_in.console_errors == []
 
 
+@pytest.mark.restarts_shared
 async def test_log_has_every_line_exactly_once_across_a_facade_restart(signed_in, api, stack, keep_active_models):
     """The socket drops (the API restarts mid-run); back online the page fetches what it missed."""
     signed_in.expect_errors("WebSocket connection to", "net::ERR_CONNECTION_REFUSED", "net::ERR_CONNECTION_RESET", "net::ERR_EMPTY_RESPONSE")

@@ -73,6 +73,8 @@ def test_snoop_sees_only_its_own_files_and_the_documented_environment(api, stack
     assert row["status"] == "success", row["error_message"]
     report = row["metrics"]
     assert set(report["env"]) <= DOCUMENTED_ENV
+    # PID 1 of the model's namespace is the sandbox's own: unreadable, or holding only the model's environment
+    assert isinstance(report["pid1_env"], str) or set(report["pid1_env"]) <= DOCUMENTED_ENV, report["pid1_env"]
     assert report["uid"] == 65534
     for label in ("data_dir", "database", "pytest_tmp", "code", "runs", "shadow"):
         assert report["seen"][label] is None, f"{label} visible: {report['seen'][label]}"

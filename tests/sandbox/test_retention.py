@@ -1,8 +1,8 @@
 """Retention: the maintenance deployment prunes logs, log files and result files of finished
 runs and keeps their JobRun summaries; it reports what it removed.
 
-It prunes every run finished before it starts (older_than_days=0), so on the shared stack
-it takes earlier tests' logs too; no later test reads those.
+It prunes every run finished before it starts (older_than_days=0), so on the shared stack it takes
+earlier tests' logs too: it is marked to run after the others (tests/ordering.py).
 """
 
 from __future__ import annotations
@@ -10,11 +10,14 @@ from __future__ import annotations
 import os
 import time
 
+import pytest
+
 from harness.stack import wait_until
 from tests.api.test_lifecycle import prefect
 from tests.conftest import all_lines, execute, job, wait_for_job
 
 
+@pytest.mark.prunes_shared
 def test_retention_flow_prunes_logs_and_files_and_keeps_the_run(api, stack):
     done = wait_for_job(api, execute(api, "SO")["jobId"])  # the SO sample writes result files
     assert done["status"] == "success" and all_lines(api, done["job_id"]) and job(api, done["job_id"])["results"]

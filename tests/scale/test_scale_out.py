@@ -15,10 +15,13 @@ import subprocess
 import time
 
 import httpx
+import pytest
 
 from harness.scale_out import ScaleOut
 from harness.stack import PROJECT_DIR, processes_of, wait_until
 from tests.conftest import EventRecorder, all_lines, execute, upload, wait_for_job
+
+pytestmark = pytest.mark.restarts_shared  # restarts the machine's PostgreSQL
 
 MODELS = PROJECT_DIR / "tests" / "models"
 LOG = "optimization:log"

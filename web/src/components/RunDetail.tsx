@@ -1,9 +1,12 @@
-// One run: its facts, its whole log page by page, its result files, its config, and the same run in Prefect's UI.
+// One run: its facts, its whole log page by page, its result files (tables previewed and charted), an Excel
+// report, its config, and the same run in Prefect's UI.
 import { useEffect, useRef, useState } from "react";
 import { api } from "../lib/api";
 import { formatBytes, formatDuration, formatMemory, formatNumber, formatSeconds, formatTime, levelClass } from "../lib/format";
+import { isPreviewable, reportUrl, type ResultFile } from "../lib/results";
 import { describeLimits, displayStatus, queuePlace } from "../lib/sandbox";
 import { isActive, type Dataset, type JobDetail, type StoredLog } from "../lib/types";
+import { ResultViewer } from "./ResultViewer";
 
 const LOG_PAGE = 200;
 
@@ -56,6 +59,10 @@ export function RunDetail({ jobId, jobsTick, onClose, onStarted }: Props) {
   };
 
   const base = `/api/optimization/jobs/${encodeURIComponent(jobId)}`;
+  // tables get a viewer below (with their download link); other files stay plain downloads here
+  const results: ResultFile[] = job?.results ?? [];
+  const previewed = results.filter(isPreviewable);
+  const plainResults = results.filter((r) => !isPreviewable(r));
   return (
     <div className="overlay" onClick={(e) => e.target === e.currentTarget && onClose()}>
       <div
@@ -96,12 +103,14 @@ export function RunDetail({ jobId, jobsTick, onClose, onStarted }: Props) {
               <h3>Results</h3>
               {job.results.length === 0 ? <p className="muted">No result files.</p> : (
                 <ul className="results">
-                  {job.results.map((r) => (
+                  {plainResults.map((r) => (
                     <li key={r.name}><a href={r.url} download>{r.name}</a> <span className="muted small">{formatBytes(r.size)}</span></li>
                   ))}
+                  {previewed.length > 0 && <li className="muted">{previewed.map((r) => r.name).join(", ")} — previewed below</li>}
                 </ul>
               )}
               <p><a href={`${base}/logfile`} download>Download the whole log</a></p>
+              <p><a href={reportUrl(jobId)} download>Download Excel report</a></p>
               <h3>Limits</h3>
               {describeLimits(job.limits).length === 0 ? <p className="muted">Not recorded.</p> : (
                 <dl className="facts" aria-label="Run limits">
@@ -129,6 +138,12 @@ export function RunDetail({ jobId, jobsTick, onClose, onStarted }: Props) {
               <pre className="config" aria-label="Run config">{JSON.stringify(job.model_config ?? {}, null, 2)}</pre>
             </div>
           </div>
+        )}
+        {previewed.length > 0 && (
+          <>
+            <h3>Result previews</h3>
+            {previewed.map((r) => <ResultViewer key={r.name} jobId={jobId} file={r} />)}
+          </>
         )}
         <h3>Log</h3>
         <div className="pager">
