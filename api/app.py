@@ -27,7 +27,7 @@ from api.orchestrator import Orchestrator
 from api.page import mount_assets
 from api.realtime import Realtime
 from api.registry import resume_confirmations, stop_confirmations
-from api.routes import activity, alerts, auth, datasources, health, internal, models, runs, schedules
+from api.routes import activity, alerts, auth, datasources, health, internal, models, runs, schedules, type_settings
 from api.uploads import stop_model_checker, warm_model_checker
 from optbox import patches
 from optbox.settings import Settings, get_settings
@@ -131,7 +131,7 @@ def create_app(settings: Settings | None = None) -> socketio.ASGIApp:
 
     app.add_middleware(SecurityHeaders)
 
-    for router in (models.router, runs.router, schedules.router, alerts.router, datasources.router, activity.router, health.router, internal.router, internal.streams, auth.router):
+    for router in (models.router, runs.router, schedules.router, type_settings.router, alerts.router, datasources.router, activity.router, health.router, internal.router, internal.streams, auth.router):
         app.include_router(router)
 
     mount_assets(app, settings.resolved_web_dir)

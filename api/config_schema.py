@@ -12,12 +12,12 @@ import ast
 import json
 import re
 import tokenize
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from types import CodeType
 from typing import Any
 
 from jsonschema import Draft202012Validator
-from jsonschema.exceptions import SchemaError
+from jsonschema.exceptions import SchemaError, ValidationError
 
 from api.errors import ApiError
 
@@ -119,13 +119,32 @@ def declared_schema(source: str, code: CodeType | None = None) -> dict[str, Any]
     return None
 
 
+def schema_errors(config: dict[str, Any], schema: dict[str, Any] | None) -> list[ValidationError]:
+    """Every way `config` fails `schema`, ordered by path (none without a schema)."""
+    if not schema:
+        return []
+    return sorted(Draft202012Validator(schema).iter_errors(config), key=lambda e: list(e.absolute_path))
+
+
+def bracket_path(path: Iterable[str | int]) -> str:
+    """config['units'][0]['p_max']: how a run's refused config names the field."""
+    return "config" + "".join(f"[{p!r}]" if isinstance(p, str) else f"[{p}]" for p in path)
+
+
+def dotted_path(path: Iterable[str | int]) -> str:
+    """config.units[0].p_max: how refused settings name the field."""
+    return "config" + "".join(f".{p}" if isinstance(p, str) else f"[{p}]" for p in path)
+
+
+def slash_path(path: Iterable[str | int]) -> str:
+    """units/0/p_max (a JSON pointer without its leading slash): where a problem is, for a form to mark the field."""
+    return "/".join(str(p) for p in path)
+
+
 def validate_config(config: dict[str, Any], schema: dict[str, Any] | None, model_label: str) -> None:
     """422 naming the path of the first bad field."""
-    if not schema:
-        return
-    errors = sorted(Draft202012Validator(schema).iter_errors(config), key=lambda e: list(e.absolute_path))
+    errors = schema_errors(config, schema)
     if errors:
         first = errors[0]
-        path = "config" + "".join(f"[{p!r}]" if isinstance(p, str) else f"[{p}]" for p in first.absolute_path)
-        raise ApiError(422, f"{path}: {first.message} (schema of {model_label})",
+        raise ApiError(422, f"{bracket_path(first.absolute_path)}: {first.message} (schema of {model_label})",
                        [{"path": ["config", *e.absolute_path], "msg": e.message} for e in errors[:20]])

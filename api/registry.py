@@ -46,7 +46,7 @@ async def register_model(
     description: str | None, actor: Identity, activate: bool = True, entry: str | None = None,
 ) -> OptimizationModel:
     """Validate and store a model (a .py file or an archive) as the next version of its name, with its
-    dependency lock; it becomes its type's active model. A big model may be answered on ruff's word:
+    dependency lock; with `activate` it becomes its type's active model, else it is a candidate (run by id). A big model may be answered on ruff's word:
     CPython's compile follows (`_confirm_with_cpython`)."""
     archive = model_files.is_archive(filename or "")
     key = new_key("models", next((s for s in model_files.ARCHIVE_SUFFIXES if (filename or "").lower().endswith(s)), ".py"))
@@ -196,8 +196,9 @@ async def activate(session: AsyncSession, model_id: int, actor: Identity) -> Opt
 
 async def register_dataset(
     facade: Facade, session: AsyncSession, *, filename: str | None, data: bytes, model_type: ModelType,
-    description: str | None, actor: Identity,
+    description: str | None, actor: Identity, activate: bool = True,
 ) -> DataSource:
+    """Validate and store a dataset; with `activate` it becomes the one its type's runs read when they name none."""
     kind = check_dataset(filename, data, facade.settings.max_upload_bytes)
     clean_name = safe_filename(filename, "dataset")
     key = new_key("datasets", Path(clean_name).suffix.lower())
@@ -205,6 +206,21 @@ async def register_dataset(
         dataset = await catalog.add_dataset(session, DataSource(
             name=clean_name, model_type=model_type.value, file_ref=key, sha256=sha256_hex(data), file_size=len(data),
             content_type=kind, description=description, uploaded_by=actor.name,
-        ))
-        audit.record_activity(session, "upload", "dataset", dataset.id, f"uploaded {model_type.value} dataset {clean_name}", actor.name, actor.role.value)
+        ), activate=activate)
+        audit.record_activity(session, "upload", "dataset", dataset.id,
+                              f"uploaded {model_type.value} dataset {clean_name}{'' if activate else ' (not active)'}", actor.name, actor.role.value)
+    return dataset
+
+
+async def activate_dataset(session: AsyncSession, dataset_id: int, actor: Identity) -> DataSource:
+    """Make the dataset the one its type's runs read when they name none (scheduled runs included)."""
+    dataset = await catalog.get_dataset(session, dataset_id)
+    if dataset is None:
+        raise ApiError(404, f"data source {dataset_id} not found")
+    previous = await catalog.active_dataset(session, dataset.model_type)
+    await catalog.activate_dataset(session, dataset)
+    audit.record_activity(session, "activate", "dataset", dataset_id, f"activated {dataset.model_type} dataset {dataset.name}",
+                          actor.name, actor.role.value,
+                          {"before": {"dataSourceId": previous.id if previous else None}, "after": {"dataSourceId": dataset.id}})
+    await session.commit()
     return dataset

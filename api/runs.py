@@ -19,12 +19,12 @@ from tenacity import AsyncRetrying, retry_if_exception, stop_after_delay, wait_e
 
 from api.alerts import record_outcome
 from api.auth import Identity
-from api.config_schema import validate_config
 from api.context import Facade
 from api.errors import ApiError
 from api.orchestrator import DeploymentMissing, PrefectBusy
 from api.registry import refuse_if_it_does_not_compile
 from api.schemas import ExecuteRequest
+from api.type_settings import merged_config, settings_refusal
 from optbox.protocol import (
     ClaimedRun,
     FileRef,
@@ -85,7 +85,7 @@ async def _resolve_model(cache: CatalogCache, model_type: ModelType, model_id: i
 
 async def _resolve_dataset(cache: CatalogCache, model_type: ModelType, dataset_id: int | None) -> DataSource | None:
     if dataset_id is None:
-        return await cache.newest_dataset(model_type.value)
+        return await cache.active_dataset(model_type.value)
     dataset = await cache.dataset(dataset_id)
     if dataset is None:
         raise ApiError(404, f"data source {dataset_id} not found")
@@ -109,19 +109,29 @@ def resolve_limits(server: RunLimits, asked: RunLimits | None) -> RunLimits:
         raise ApiError(422, str(exc), {"field": exc.field, "max": exc.ceiling}) from exc
 
 
-async def start_run(facade: Facade, request: ExecuteRequest, actor: Identity, triggered_by: TriggeredBy | None = None) -> JobRun:
+async def start_run(facade: Facade, request: ExecuteRequest, actor: Identity, triggered_by: TriggeredBy | None = None,
+                    as_ran: JobRun | None = None) -> JobRun:
     """Create the JobRun and answer: its Prefect flow run is created right after, off the
-    request path (`launch_run`); the job says `flow_run_id` once it exists."""
+    request path (`launch_run`); the job says `flow_run_id` once it exists.
+
+    The run's config is its type's saved settings with its own config over them (api/type_settings.py);
+    `as_ran`: a job run again as it ran (its config already merged, its settings version kept)."""
     limits = resolve_limits(facade.settings.run_limits(), request.limits)
     model = await _resolve_model(facade.catalog, request.modelType, request.modelId)
-    validate_config(request.config or {}, (model.metadata_ or {}).get("config_schema"), f"{model.model_name} v{model.version}")
+    if as_ran is None:
+        saved = await facade.catalog.settings(request.modelType.value)
+        config, settings_version = merged_config(saved, request.config), saved.version if saved else None
+    else:
+        saved, config, settings_version = None, request.config or {}, as_ran.settings_version
+    if (refusal := settings_refusal(request.modelType.value, saved, config, model)) is not None:
+        raise refusal
     dataset = await _resolve_dataset(facade.catalog, request.modelType, request.dataSourceId)
     # Prefect's readiness is not asked here: a run asked for while the system starts (deployments not yet
     # applied, Prefect not yet answering) is accepted and created once it can be, within LAUNCH_PATIENCE_S.
     job = JobRun(
         job_id=new_job_id(request.modelType), model_type=request.modelType.value, status=JobStatus.pending.value,
-        triggered_by=(triggered_by.value if triggered_by else request.triggeredBy), model_config=request.config or {},
-        limits=limits.model_dump(), deployment_name=deployment_path(request.modelType),
+        triggered_by=(triggered_by.value if triggered_by else request.triggeredBy), model_config=config,
+        settings_version=settings_version, limits=limits.model_dump(), deployment_name=deployment_path(request.modelType),
     )
     _bind_model(job, model, dataset)
     await facade.new_jobs.add(job, audit.activity(
@@ -237,9 +247,13 @@ async def claim_run(facade: Facade, session: AsyncSession, claim: RunClaim) -> C
             session, flow_run_id=claim.flow_run_id, model_type=claim.model_type, deployment_name=claim.deployment_name,
             triggered_by=trigger, attempt=claim.attempt,
         )
-        job.model_config = claim.config or {}
     try:
         model = await _resolve_model(facade.catalog, claim.model_type, job.model_id or claim.model_id)
+        if not claim.job_id:  # a run the facade did not start (a scheduled one): its type's settings, under its own config
+            saved = await facade.catalog.settings(claim.model_type.value)
+            job.model_config, job.settings_version = merged_config(saved, claim.config), saved.version if saved else None
+            if (refusal := settings_refusal(claim.model_type.value, saved, job.model_config, model)) is not None:
+                raise refusal
         dataset = await _resolve_dataset(facade.catalog, claim.model_type, job.data_source_id or claim.data_source_id)
     except ApiError as exc:
         if jobs.move_status(job, JobStatus.failed, claim.attempt):
@@ -352,7 +366,7 @@ async def retry_run(facade: Facade, session: AsyncSession, job_id: str, actor: I
         raise ApiError(409, f"job {job_id} has no model to re-run (it was deleted)")
     request = ExecuteRequest(modelType=ModelType(job.model_type), modelId=job.model_id, config=job.model_config,
                              dataSourceId=job.data_source_id, limits=RunLimits.model_validate(job.limits) if job.limits else None)
-    return await start_run(facade, request, actor, triggered_by=TriggeredBy.retry)
+    return await start_run(facade, request, actor, triggered_by=TriggeredBy.retry, as_ran=job)
 
 
 async def prune_old_runs(facade: Facade, session: AsyncSession, older_than_days: float) -> PruneResult:

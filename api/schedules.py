@@ -3,7 +3,7 @@
 Prefect keeps each type's deployment schedule; pausing or re-croning goes through its deployment
 schedule API, so its scheduler and its UI agree with the page. Next run times are computed with
 Prefect's own cron schedule, the one its scheduler uses, so a paused schedule still says when it
-would run.
+would run. Each type's answer also says which model version, dataset and settings its next run uses.
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ from api.context import Facade
 from api.errors import ApiError
 from api.orchestrator import DeploymentMissing, ScheduleMissing
 from api.schemas import NextRun, ScheduleChange, ScheduleOut
+from api.type_settings import next_run_uses
 from optbox.protocol import ModelType
 from storage import audit
 
@@ -44,12 +45,15 @@ async def describe(model_type: ModelType, schedule: DeploymentSchedule) -> Sched
 
 
 async def read_schedule(facade: Facade, model_type: ModelType) -> ScheduleOut:
+    """The type's schedule as Prefect has it, and what its next run will use (api/type_settings.py)."""
     try:
-        return await describe(model_type, await facade.orchestrator.read_schedule(model_type))
+        schedule = await describe(model_type, await facade.orchestrator.read_schedule(model_type))
     except (DeploymentMissing, ScheduleMissing) as exc:
         raise ApiError(503, str(exc)) from exc
     except httpx.TransportError as exc:
         raise ApiError(503, f"Prefect did not answer ({exc}); try again") from exc
+    schedule.nextRunUses = await next_run_uses(facade, model_type)
+    return schedule
 
 
 def parse_cron(cron: str, timezone: str | None) -> CronSchedule:

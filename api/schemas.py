@@ -89,6 +89,7 @@ class JobSummary(ORMModel):
     peak_memory_mb: float | None = None
     cpu_seconds: float | None = None
     queued_s: float | None = None
+    settings_version: int | None = None
 
 
 class ModelWithRuns(ModelOut):
@@ -104,6 +105,7 @@ class ModelsResponse(BaseModel):
 class UploadResponse(BaseModel):
     success: bool = True
     model: ModelOut
+    active: bool = Field(description="whether this version is now its type's active model (false: a candidate, run it by modelId)")
     message: str
 
 
@@ -194,6 +196,7 @@ class DatasetOut(ORMModel):
     description: str | None
     uploaded_by: str
     uploaded_at: datetime
+    is_active: bool = False
 
 
 class DatasetResponse(BaseModel):
@@ -290,6 +293,18 @@ class NextRun(BaseModel):
     local: datetime  # the same instant in the schedule's timezone
 
 
+class NextRunUses(BaseModel):
+    """What the type's next scheduled run will use (nulls where there is none)."""
+
+    modelId: int | None = None
+    modelName: str | None = None
+    modelVersion: int | None = None
+    dataSourceId: int | None = None
+    dataSourceName: str | None = None
+    settingsVersion: int | None = Field(None, description="the saved settings version; null: none saved")
+    settingsValid: bool | None = Field(None, description="the settings satisfy the active model's CONFIG_SCHEMA; null: no active model")
+
+
 class ScheduleOut(BaseModel):
     model_config = ConfigDict(protected_namespaces=())
 
@@ -298,6 +313,7 @@ class ScheduleOut(BaseModel):
     timezone: str
     active: bool
     nextRuns: list[NextRun]
+    nextRunUses: NextRunUses | None = None
 
 
 class SchedulesResponse(BaseModel):
@@ -310,3 +326,39 @@ class ScheduleChange(BaseModel):
 
     active: bool | None = None
     cron: str | None = None
+
+
+class SettingsProblem(BaseModel):
+    path: str = Field(description="where in the config, e.g. units/0/p_max ('' for the config itself)")
+    message: str
+
+
+class ModelRef(BaseModel):
+    id: int
+    name: str
+    version: int
+
+
+class SettingsOut(BaseModel):
+    """A type's saved default run config, and whether its active model's CONFIG_SCHEMA accepts it."""
+    model_config = ConfigDict(protected_namespaces=())
+
+    modelType: ModelType
+    config: dict[str, Any]
+    version: int = Field(description="0: never saved")
+    updatedBy: str | None
+    updatedAt: datetime | None
+    activeModel: ModelRef | None
+    valid: bool
+    problems: list[SettingsProblem]
+
+
+class SettingsChange(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    config: dict[str, Any]
+
+    @field_validator("config")
+    @classmethod
+    def _bounded(cls, value: dict[str, Any]) -> dict[str, Any]:
+        return check_bounds(value)

@@ -50,6 +50,9 @@ class Settings(BaseSettings):
     execute_rate: str = Field("60/minute", description="Executions per key (limits syntax).")
     max_upload_mb: float = 10.0
     bootstrap_samples: bool = Field(True, description="Register the shipped samples as active models on first start.")
+    upload_activates: bool = Field(True, description=(
+        "Whether an upload (model or dataset) that does not say `activate` becomes its type's active one; "
+        "false: uploads are candidates until activated."))
     flow_finish_grace_s: float = Field(600.0, description="How long a finished flow waits for an unreachable facade to take its lines.")
 
     # --- the request path under load (POST /execute from many clients at once) ---

@@ -101,19 +101,32 @@ async def touch_model(session: AsyncSession, model_id: int, when: datetime | Non
     await session.execute(update(models).where(models.c.id == model_id).values(last_used_at=when or utcnow()))
 
 
-async def add_dataset(session: AsyncSession, dataset: DataSource) -> DataSource:
+async def add_dataset(session: AsyncSession, dataset: DataSource, *, activate: bool) -> DataSource:
     session.add(dataset)
     await session.flush()
+    if activate:
+        await activate_dataset(session, dataset)
     return dataset
+
+
+async def activate_dataset(session: AsyncSession, dataset: DataSource) -> None:
+    """Make `dataset` the one active dataset of its type; the previous one stays stored, inactive."""
+    await session.execute(
+        update(DataSource)
+        .where(DataSource.model_type == dataset.model_type, DataSource.is_active.is_(True), DataSource.id != dataset.id)
+        .values(is_active=False)
+    )
+    dataset.is_active = True
 
 
 async def get_dataset(session: AsyncSession, dataset_id: int) -> DataSource | None:
     return await session.get(DataSource, dataset_id)
 
 
-async def newest_dataset(session: AsyncSession, model_type: str) -> DataSource | None:
+async def active_dataset(session: AsyncSession, model_type: str) -> DataSource | None:
     return await session.scalar(
-        select(DataSource).where(DataSource.model_type == model_type).order_by(DataSource.uploaded_at.desc(), DataSource.id.desc()).limit(1)
+        select(DataSource).where(DataSource.model_type == model_type, DataSource.is_active.is_(True))
+        .order_by(DataSource.uploaded_at.desc(), DataSource.id.desc()).limit(1)
     )
 
 

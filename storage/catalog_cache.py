@@ -1,11 +1,11 @@
 """What starting a run reads from the catalog, kept between catalog changes.
 
-Every run start resolves a model (by id, or the active one of its type) and a dataset (by id, or
-the newest of its type). Under a burst of executes those two reads were half of the facade's
+Every run start resolves a model (by id, or the active one of its type), a dataset (by id, or
+the active one of its type) and its type's saved settings. Under a burst of executes those two reads were half of the facade's
 work per request; the catalog, meanwhile, changes a few times a day.
 
 Contract: an answer is never older than the last committed catalog change made through the same
-`Database`. Every commit that wrote `optimization_models` or `data_sources` rows — ORM objects
+`Database`. Every commit that wrote `optimization_models`, `data_sources` or `type_settings` rows — ORM objects
 flushed, or an ORM update/delete statement — bumps a generation after the commit, and an answer
 read before a bump is not kept. A statement on the bare table is not counted: `catalog.touch_model`
 stamps last use that way, at every run start. That holds only while this process is the catalog's one writer,
@@ -23,12 +23,12 @@ from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import ORMExecuteState, Session
 
-from storage import catalog
+from storage import catalog, type_settings
 from storage.db import Database
-from storage.models import DataSource, OptimizationModel
+from storage.models import DataSource, OptimizationModel, TypeSettings
 
 T = TypeVar("T")
-CATALOG = (OptimizationModel, DataSource)
+CATALOG = (OptimizationModel, DataSource, TypeSettings)
 _CHANGED = "optbox_catalog_changed"  # in a session's info from a catalog write until its commit or rollback
 
 
@@ -53,8 +53,11 @@ class CatalogCache:
     async def dataset(self, dataset_id: int) -> DataSource | None:
         return await self._answer(("dataset", dataset_id), lambda session: catalog.get_dataset(session, dataset_id))
 
-    async def newest_dataset(self, model_type: str) -> DataSource | None:
-        return await self._answer(("newest", model_type), lambda session: catalog.newest_dataset(session, model_type))
+    async def active_dataset(self, model_type: str) -> DataSource | None:
+        return await self._answer(("active-dataset", model_type), lambda session: catalog.active_dataset(session, model_type))
+
+    async def settings(self, model_type: str) -> TypeSettings | None:
+        return await self._answer(("settings", model_type), lambda session: type_settings.current_settings(session, model_type))
 
     def changed(self) -> None:
         self._generation += 1

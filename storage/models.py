@@ -75,6 +75,22 @@ class DataSource(Base):
     description: Mapped[str | None] = mapped_column(Text)
     uploaded_by: Mapped[str] = mapped_column(String(200), default="anonymous")
     uploaded_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # the one dataset of its type a run without dataSourceId reads (scheduled runs included)
+    is_active: Mapped[bool] = mapped_column(Boolean, default=False, index=True)
+
+
+class TypeSettings(Base):
+    """One saved version of a model type's default run config; the highest version is the one in use."""
+
+    __tablename__ = "type_settings"
+    __table_args__ = (UniqueConstraint("model_type", "version"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    model_type: Mapped[str] = mapped_column(String(8), index=True)
+    version: Mapped[int] = mapped_column(Integer)
+    config: Mapped[dict[str, Any]] = mapped_column(JSON)
+    changed_by: Mapped[str] = mapped_column(String(200))
+    changed_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
 class JobRun(Base):
@@ -115,6 +131,7 @@ class JobRun(Base):
     peak_memory_mb: Mapped[float | None] = mapped_column(Float)
     cpu_seconds: Mapped[float | None] = mapped_column(Float)
     queued_s: Mapped[float | None] = mapped_column(Float)
+    settings_version: Mapped[int | None]  # the TypeSettings version its config was merged over (None: none saved)
 
     @property
     def duration_ms(self) -> float | None:

@@ -9,8 +9,10 @@ from fastapi import APIRouter, File, Form, Query, UploadFile
 from api.auth import Admin, Uploader, Viewer
 from api.deps import FacadeDep, IdPath, IdQuery, SessionDep
 from api.errors import ApiError
-from api.registry import activate, archive_or_delete_model, register_model
+from api.registry import activate as activate_version
+from api.registry import archive_or_delete_model, register_model
 from api.schemas import JobSummary, LockDiff, ModelLockResponse, ModelOut, ModelsResponse, ModelWithRuns, UploadResponse
+from api.type_settings import mismatch_note
 from optbox import environments
 from optbox.protocol import MAX_DB_INT, ModelType
 from storage import catalog
@@ -37,12 +39,20 @@ async def upload_model(
     modelType: Annotated[str, Form()],
     description: Annotated[str | None, Form()] = None,
     entry: Annotated[str | None, Form(description="an archive's entry file; default [tool.optbox] entry in its pyproject.toml, else main.py")] = None,
+    activate: Annotated[bool | None, Form(description="make it its type's active model; default OPTBOX_UPLOAD_ACTIVATES (true). "
+                                                      "false: a candidate, run by modelId, promoted by POST /models/{id}/activate")] = None,
 ) -> UploadResponse:
     model_type = parse_model_type(modelType)
     data = await read_bounded(file, facade.settings.max_upload_bytes)
+    activates = facade.settings.upload_activates if activate is None else activate
     model = await register_model(facade, session, filename=file.filename, data=data, model_type=model_type, description=description,
-                                 actor=who, entry=entry or None)
-    return UploadResponse(model=ModelOut.model_validate(model), message=f"{model.model_name} v{model.version} uploaded and active")
+                                 actor=who, activate=activates, entry=entry or None)
+    label = f"{model.model_name} v{model.version}"
+    if not activates:
+        return UploadResponse(model=ModelOut.model_validate(model), active=False,
+                              message=f"{label} uploaded as a candidate: run it by modelId; POST /models/{model.id}/activate makes it active")
+    return UploadResponse(model=ModelOut.model_validate(model), active=True,
+                          message=f"{label} uploaded and active{await mismatch_note(session, model)}")
 
 
 @router.get("/models", response_model=ModelsResponse)
@@ -67,8 +77,9 @@ async def delete_model(facade: FacadeDep, session: SessionDep, who: Admin, id: I
 
 @router.post("/models/{model_id}/activate", response_model=UploadResponse)
 async def activate_model(session: SessionDep, who: Admin, model_id: IdPath) -> UploadResponse:
-    model = await activate(session, model_id, who)
-    return UploadResponse(model=ModelOut.model_validate(model), message=f"{model.model_name} v{model.version} is the active {model.model_type} model")
+    model = await activate_version(session, model_id, who)
+    return UploadResponse(model=ModelOut.model_validate(model), active=True,
+                          message=f"{model.model_name} v{model.version} is the active {model.model_type} model{await mismatch_note(session, model)}")
 
 
 @router.get("/models/{model_id}/lock", response_model=ModelLockResponse, response_model_by_alias=True)

@@ -78,22 +78,26 @@ async def test_a_last_used_stamp_keeps_the_answers(db):
     assert await cache.active_model("DMO") is first  # the same answer, not read again
 
 
-async def test_the_newest_dataset_and_a_deleted_one(db):
+async def test_the_active_dataset_follows_activation_and_a_deleted_one(db):
     cache = CatalogCache(db)
-    assert await cache.newest_dataset("DMO") is None
+    assert await cache.active_dataset("DMO") is None
     async with db.session() as session:
-        older = await catalog.add_dataset(session, _dataset("older"))
+        older = await catalog.add_dataset(session, _dataset("older"), activate=True)
         await session.commit()
-    assert (await cache.newest_dataset("DMO")).id == older.id
+    assert (await cache.active_dataset("DMO")).id == older.id
+    async with db.session() as session:  # a candidate: stored, not read by runs
+        newer = await catalog.add_dataset(session, _dataset("newer"), activate=False)
+        await session.commit()
+    assert (await cache.active_dataset("DMO")).id == older.id
     async with db.session() as session:
-        newer = await catalog.add_dataset(session, _dataset("newer"))
+        await catalog.activate_dataset(session, await catalog.get_dataset(session, newer.id))
         await session.commit()
-    assert (await cache.newest_dataset("DMO")).id == newer.id
-    assert (await cache.dataset(older.id)).name == "older"
+    assert (await cache.active_dataset("DMO")).id == newer.id
+    assert (await cache.dataset(older.id)).is_active is False
     async with db.session() as session:
         await session.delete(await catalog.get_dataset(session, newer.id))
         await session.commit()
-    assert (await cache.newest_dataset("DMO")).id == older.id
+    assert await cache.active_dataset("DMO") is None
     assert await cache.dataset(newer.id) is None
 
 
