@@ -2,7 +2,7 @@
 // the run options: per type a form drawn from the active model's CONFIG_SCHEMA (or raw JSON), and limits.
 import { useEffect, useState } from "react";
 import { api } from "../lib/api";
-import { configProblems, formConfig, modelSchema, type Config } from "../lib/schemaForm";
+import { configProblems, formConfig, modelSchema, runSchema, type Config } from "../lib/schemaForm";
 import { SchemaForm } from "./SchemaForm";
 import { formatDuration, formatTime } from "../lib/format";
 import type { JobEvent } from "../lib/realtime";
@@ -45,7 +45,7 @@ const NO_OPTIONS: RunOptions = { raw: false, text: "", data: {} };
 export function runConfig(options: RunOptions, schema: ReturnType<typeof modelSchema>): { config?: Config; problems: string[] } {
   if (schema && !options.raw) {
     const config = formConfig(options.data);
-    return { config, problems: configProblems(schema, config) };
+    return { config, problems: configProblems(runSchema(schema), config) };
   }
   try {
     return { config: parseConfig(options.text), problems: [] };
@@ -237,9 +237,9 @@ function RunOptionsForm({ type, onType, active, options, onChange }: RunOptionsF
       ) : (
         <>
           <p className="muted small">
-            {active?.model_name} v{active?.version}'s CONFIG_SCHEMA. Fields left empty take the saved {type} settings; a run's own value wins field by field.
+            {active?.model_name} v{active?.version}'s CONFIG_SCHEMA. Fields left empty take the saved {type} settings; what you fill in replaces theirs, field by field.
           </p>
-          <SchemaForm id={`run-${type}`} schema={schema} value={options.data} onChange={(data) => onChange({ data })} />
+          <SchemaForm id={`run-${type}`} schema={runSchema(schema)} value={options.data} onChange={(data) => onChange({ data })} />
         </>
       )}
     </fieldset>

@@ -5,7 +5,7 @@
 // Content-Security-Policy (script-src 'self', api/page.py) refuses the eval that compiling needs. Its findings
 // are turned into ajv-shaped errors so rjsf's own error processing (field placement, titles) applies unchanged.
 import { Validator, type OutputUnit, type Schema } from "@cfworker/json-schema";
-import type { CustomValidator, ErrorTransformer, RJSFSchema, UiSchema, ValidationData, ValidatorType } from "@rjsf/utils";
+import type { CustomValidator, ErrorSchema, ErrorTransformer, RJSFSchema, UiSchema, ValidationData, ValidatorType } from "@rjsf/utils";
 import processRawValidationErrors from "@rjsf/validator-ajv8/lib/processRawValidationErrors.js";
 import type { Model } from "./types";
 
@@ -142,4 +142,30 @@ export const schemaValidator = new InterpretingValidator();
 export function configProblems(schema: RJSFSchema, config: Config | undefined): string[] {
   const { errors } = schemaValidator.validateFormData(config ?? {}, schema);
   return errors.map((e) => e.stack);
+}
+
+/** The server's problems ({path: "units/0/p_max", message}) as rjsf's error tree, so each shows at its field. */
+export function errorSchemaOf(problems: { path: string; message: string }[]): ErrorSchema {
+  const tree: Record<string, unknown> = {};
+  for (const { path, message } of problems) {
+    let node = tree;
+    for (const part of path.split("/").filter(Boolean)) node = (node[part] ??= {}) as Record<string, unknown>;
+    node.__errors = [...((node.__errors as string[] | undefined) ?? []), message];
+  }
+  return tree as ErrorSchema;
+}
+
+const relaxed = new WeakMap<RJSFSchema, RJSFSchema>();
+
+/** The schema for a run's own config: its top-level fields all optional, since the saved settings fill what a
+ * run leaves out (the server checks the merged config). One object per schema, so the validator's cache holds. */
+export function runSchema(schema: RJSFSchema): RJSFSchema {
+  if (!schema.required) return schema;
+  let copy = relaxed.get(schema);
+  if (!copy) {
+    const { required: _, ...rest } = schema;
+    copy = rest;
+    relaxed.set(schema, copy);
+  }
+  return copy;
 }
