@@ -3,7 +3,9 @@ import { cleanup, fireEvent, render, screen } from "@testing-library/react";
 import { useState } from "react";
 import { afterEach, describe, expect, it } from "vitest";
 import { SchemaForm } from "../components/SchemaForm";
-import { configProblems, formConfig, modelSchema } from "./schemaForm";
+import { describeNextRunUses } from "../components/Schedules";
+import { describeProblems } from "../components/Settings";
+import { configProblems, errorSchemaOf, formConfig, modelSchema, runSchema } from "./schemaForm";
 import type { RJSFSchema } from "@rjsf/utils";
 
 afterEach(cleanup);
@@ -66,6 +68,37 @@ describe("a model's schema", () => {
     expect(modelSchema({ metadata: { config_schema: UNITS } } as never)).toBe(UNITS);
     expect(modelSchema({ metadata: null } as never)).toBeNull();
     expect(modelSchema(undefined)).toBeNull();
+  });
+});
+
+describe("the server's problems", () => {
+  it("land at their fields in rjsf's error tree", () => {
+    expect(errorSchemaOf([{ path: "units/0/p_max", message: "a" }, { path: "units/0/p_max", message: "b" }, { path: "", message: "c" }]))
+      .toEqual({ units: { 0: { p_max: { __errors: ["a", "b"] } } }, __errors: ["c"] });
+  });
+
+  it("read as the mismatch warning names them", () => {
+    expect(describeProblems([{ path: "units/0/p_min", message: "-1 is less than the minimum of 0" }, { path: "", message: "x" }]))
+      .toBe("units/0/p_min -1 is less than the minimum of 0; (the config itself) x");
+  });
+});
+
+describe("a run's own config", () => {
+  it("may leave out what the schema requires at the top (the saved settings fill it), not inside", () => {
+    const strict: RJSFSchema = { ...UNITS, required: ["units"] };
+    expect(configProblems(strict, { market: "DAM" })).toEqual(["must have required property 'units'"]);
+    expect(configProblems(runSchema(strict), { market: "DAM" })).toEqual([]);
+    expect(runSchema(strict)).toBe(runSchema(strict));
+    expect(configProblems(runSchema(strict), { units: [{ name: "x" }] })).toHaveLength(4);
+  });
+});
+
+describe("what the next scheduled run uses", () => {
+  it("names the version, the dataset and the settings, or says none", () => {
+    const uses = { modelId: 1, modelName: "dmo_day_ahead", modelVersion: 3, dataSourceId: 2, dataSourceName: "dmo_prices.csv", settingsVersion: 2, settingsValid: true };
+    expect(describeNextRunUses(uses)).toBe("dmo_day_ahead v3 · dataset dmo_prices.csv · settings v2");
+    expect(describeNextRunUses({ ...uses, modelName: null, dataSourceName: null, settingsVersion: null }))
+      .toBe("no active model · dataset none · no saved settings");
   });
 });
 
