@@ -4,12 +4,10 @@ the Schedules tab's line naming what the next scheduled run uses, and a dataset 
 
 from __future__ import annotations
 
-import asyncio
-
 import pytest
 from playwright.async_api import expect
 
-from tests.conftest import SAMPLES, wait_for_job
+from tests.conftest import SAMPLES
 from tests.page.test_runs import wait_for_value
 
 UNIT = {"name": "page_unit", "p_min": 10.0, "p_max": 90.0, "cost": 3000.0, "ramp": 30.0}
@@ -25,6 +23,11 @@ def upload_dmo_sample(api, name: str) -> dict:
 
 def jobs_of(api, model_id: int) -> list[dict]:
     return api.get("/api/optimization/jobs", params={"modelId": model_id, "limit": 50}).json()["jobs"]
+
+
+def stop(api, job_id: str) -> None:
+    """What the run was started with is recorded at its start; solving the LP adds nothing to check here."""
+    assert api.post(f"/api/optimization/jobs/{job_id}/cancel").status_code in (200, 409)
 
 
 async def fill_unit(form, row: int, unit: dict) -> None:
@@ -53,7 +56,7 @@ async def test_the_run_form_comes_from_the_schema_and_a_value_below_minimum_star
     await run.click()
     started = await wait_for_value(lambda: (jobs := jobs_of(api, model["id"])) and jobs[0])
     assert started["model_config"] == {"units": [UNIT]}
-    assert (await asyncio.to_thread(wait_for_job, api, started["job_id"]))["status"] == "success"
+    stop(api, started["job_id"])
     assert signed_in.unexpected_errors() == []
 
 
@@ -101,7 +104,7 @@ async def test_saved_settings_are_what_the_next_run_without_config_uses_and_the_
     await page.get_by_role("button", name="Run DMO").click()  # run options untouched: no config of its own
     started = await wait_for_value(lambda: (jobs := jobs_of(api, model["id"])) and jobs[0])
     assert started["settings_version"] == saved and started["model_config"] == stored["config"]
-    assert (await asyncio.to_thread(wait_for_job, api, started["job_id"]))["status"] == "success"
+    stop(api, started["job_id"])
 
     await page.get_by_role("tab", name="Schedules").click()
     uses = next_run_uses(api, "DMO")
