@@ -8,6 +8,7 @@ import pytest
 from playwright.async_api import expect
 
 from tests.conftest import SAMPLES
+from tests.page.conftest import ARTIFACTS
 from tests.page.test_runs import wait_for_value
 
 UNIT = {"name": "page_unit", "p_min": 10.0, "p_max": 90.0, "cost": 3000.0, "ramp": 30.0}
@@ -50,6 +51,7 @@ async def test_the_run_form_comes_from_the_schema_and_a_value_below_minimum_star
     await expect(run).to_be_disabled()
     await expect(signed_in.control("DMO")).to_contain_text("units.0.p_min must be >= 0")
     assert jobs_of(api, model["id"]) == []
+    await page.screenshot(path=ARTIFACTS / "sandbox-run-form.png", full_page=True)
 
     await form.locator("#run-DMO_units_0_p_min").fill(str(UNIT["p_min"]))
     await expect(form.get_by_text("must be >= 0")).to_have_count(0)
@@ -98,6 +100,7 @@ async def test_saved_settings_are_what_the_next_run_without_config_uses_and_the_
     await group.get_by_role("button", name="Save DMO settings").click()
     saved = dmo_settings_restored["version"] + 1
     await expect(group.get_by_role("status")).to_have_text(f"Saved: DMO settings v{saved}")
+    await group.screenshot(path=ARTIFACTS / "sandbox-settings.png")
     stored = api.get("/api/optimization/settings/DMO").json()
     assert stored["version"] == saved and stored["config"]["units"][0] == UNIT and stored["valid"] is True
 
