@@ -51,14 +51,14 @@ describe("config problems under a schema", () => {
   });
 
   it("a value below its minimum names the field and the bound", () => {
-    expect(configProblems(UNITS, { units: [{ ...UNIT, p_min: -5 }] })).toEqual([".units.0.p_min must be >= 0"]);
+    expect(configProblems(UNITS, { units: [{ ...UNIT, p_min: -5 }] })).toEqual(["units.0.p_min must be >= 0"]);
   });
 
   it("a missing required field, a bad enum and an unknown key", () => {
     const { name: _, ...nameless } = UNIT;
     const problems = configProblems(UNITS, { units: [nameless], market: "X", extra: 1 });
     expect(problems).toContain("must have required property 'name'");
-    expect(problems).toContain('.market must be one of "DAM", "RTM"');
+    expect(problems).toContain('market must be one of "DAM", "RTM"');
     expect(problems).toContain("must NOT have additional properties");
   });
 });

@@ -141,7 +141,7 @@ export const schemaValidator = new InterpretingValidator();
 /** The messages that block sending `config` (the pruned form data) under `schema`, as "path message". */
 export function configProblems(schema: RJSFSchema, config: Config | undefined): string[] {
   const { errors } = schemaValidator.validateFormData(config ?? {}, schema);
-  return errors.map((e) => e.stack);
+  return errors.map((e) => e.stack.replace(/^\./, ""));
 }
 
 /** The server's problems ({path: "units/0/p_max", message}) as rjsf's error tree, so each shows at its field. */
