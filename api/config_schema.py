@@ -141,10 +141,15 @@ def slash_path(path: Iterable[str | int]) -> str:
     return "/".join(str(p) for p in path)
 
 
+def config_refusal(errors: list[ValidationError], model_label: str) -> ApiError:
+    """The 422 for a run's config that fails its model's schema (`errors` from `schema_errors`, not empty): it
+    names the path of the first bad field."""
+    first = errors[0]
+    return ApiError(422, f"{bracket_path(first.absolute_path)}: {first.message} (schema of {model_label})",
+                    [{"path": ["config", *e.absolute_path], "msg": e.message} for e in errors[:20]])
+
+
 def validate_config(config: dict[str, Any], schema: dict[str, Any] | None, model_label: str) -> None:
     """422 naming the path of the first bad field."""
-    errors = schema_errors(config, schema)
-    if errors:
-        first = errors[0]
-        raise ApiError(422, f"{bracket_path(first.absolute_path)}: {first.message} (schema of {model_label})",
-                       [{"path": ["config", *e.absolute_path], "msg": e.message} for e in errors[:20]])
+    if errors := schema_errors(config, schema):
+        raise config_refusal(errors, model_label)

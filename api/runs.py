@@ -247,6 +247,7 @@ async def claim_run(facade: Facade, session: AsyncSession, claim: RunClaim) -> C
             session, flow_run_id=claim.flow_run_id, model_type=claim.model_type, deployment_name=claim.deployment_name,
             triggered_by=trigger, attempt=claim.attempt,
         )
+        job.model_config = claim.config or {}
     try:
         model = await _resolve_model(facade.catalog, claim.model_type, job.model_id or claim.model_id)
         if not claim.job_id:  # a run the facade did not start (a scheduled one): its type's settings, under its own config

@@ -20,7 +20,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.auth import Identity
-from api.config_schema import bracket_path, dotted_path, schema_errors, slash_path
+from api.config_schema import config_refusal, dotted_path, schema_errors, slash_path
 from api.context import Facade
 from api.errors import ApiError
 from api.schemas import ModelRef, NextRunUses, SettingsOut, SettingsProblem
@@ -56,14 +56,12 @@ def settings_refusal(model_type: str, saved: TypeSettings | None, config: dict[s
     errors = schema_errors(config, schema)
     if not errors:
         return None
-    if saved is not None and (own_errors := schema_errors(saved.config, schema)):
-        first = own_errors[0]
+    if saved is not None and (settings_errors := schema_errors(saved.config, schema)):
+        first = settings_errors[0]
         return ApiError(422, f"the saved {model_type} settings (v{saved.version}) do not satisfy the schema of {model_label(model)}: "
                              f"{dotted_path(first.absolute_path)}: {first.message}; change them (PUT /api/optimization/settings/{model_type}) "
-                             "or activate a model they fit", [{"path": slash_path(e.absolute_path), "message": e.message} for e in own_errors[:MAX_PROBLEMS]])
-    first = errors[0]
-    return ApiError(422, f"{bracket_path(first.absolute_path)}: {first.message} (schema of {model_label(model)})",
-                    [{"path": ["config", *e.absolute_path], "msg": e.message} for e in errors[:MAX_PROBLEMS]])
+                             "or activate a model they fit", [{"path": slash_path(e.absolute_path), "message": e.message} for e in settings_errors[:MAX_PROBLEMS]])
+    return config_refusal(errors, model_label(model))
 
 
 def describe(model_type: ModelType, saved: TypeSettings | None, active: OptimizationModel | None) -> SettingsOut:

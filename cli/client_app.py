@@ -253,7 +253,7 @@ def models_activate(model_id: Annotated[int, typer.Argument(help="the version's 
 def run(model_type: Annotated[ModelType, typer.Argument(case_sensitive=False, help="DMO, RMO or SO")],
         model: Annotated[int | None, typer.Option("--model", help="a model version's id (default: the active one)")] = None,
         config: ConfigOption = None,
-        data_source: Annotated[int | None, typer.Option("--data-source", help="a dataset's id (default: the newest of the type)")] = None,
+        data_source: Annotated[int | None, typer.Option("--data-source", help="a dataset's id (default: the active one of the type)")] = None,
         follow: Annotated[bool, typer.Option("--follow", "-f", help="print the run's lines live until it ends")] = False,
         cancel_on_interrupt: Annotated[bool, typer.Option("--cancel/--no-cancel", help="Ctrl-C while following cancels the run")] = True,
         seq: SeqOption = False, level: LevelOption = False, as_json: JsonOption = False) -> None:

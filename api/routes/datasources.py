@@ -9,7 +9,7 @@ from fastapi import APIRouter, File, Form, UploadFile
 from api.auth import Operator, Uploader, Viewer
 from api.deps import FacadeDep, IdPath, SessionDep
 from api.registry import activate_dataset, register_dataset
-from api.routes.models import parse_model_type, read_bounded
+from api.routes.models import form_flag, parse_model_type, read_bounded
 from api.schemas import DatasetOut, DatasetResponse, DatasetsResponse
 from storage import catalog
 
@@ -22,13 +22,14 @@ async def upload_dataset(
     file: Annotated[UploadFile, File(description="a .csv or .xlsx file")],
     modelType: Annotated[str, Form()],
     description: Annotated[str | None, Form()] = None,
-    activate: Annotated[bool | None, Form(description="make it the dataset its type's runs read when they name none; "
-                                                      "default OPTBOX_UPLOAD_ACTIVATES (true)")] = None,
+    activate: Annotated[str | None, Form(description="true/false: make it the dataset its type's runs read when they name none; "
+                                                     "default OPTBOX_UPLOAD_ACTIVATES (true)")] = None,
 ) -> DatasetResponse:
     model_type = parse_model_type(modelType)
+    activates = form_flag("activate", activate, facade.settings.upload_activates)
     data = await read_bounded(file, facade.settings.max_upload_bytes)
     dataset = await register_dataset(facade, session, filename=file.filename, data=data, model_type=model_type, description=description,
-                                     actor=who, activate=facade.settings.upload_activates if activate is None else activate)
+                                     actor=who, activate=activates)
     return DatasetResponse(dataSource=DatasetOut.model_validate(dataset))
 
 

@@ -32,6 +32,20 @@ def parse_model_type(value: str | None) -> ModelType:
         raise ApiError(400, f"unknown modelType {value!r}: use DMO, RMO or SO") from None
 
 
+FLAG_VALUES = {"true": True, "1": True, "yes": True, "on": True, "false": False, "0": False, "no": False, "off": False}
+
+
+def form_flag(name: str, value: str | None, default: bool) -> bool:
+    """A yes/no form field; `default` when it is not sent. Read by hand: FastAPI reads a bool form
+    field that is not sent as false (an HTML checkbox), which would make every upload a candidate."""
+    if value is None or value == "":
+        return default
+    try:
+        return FLAG_VALUES[value.strip().lower()]
+    except KeyError:
+        raise ApiError(422, f"{name} must be true or false, not {value!r}") from None
+
+
 @router.post("/upload", status_code=201, response_model=UploadResponse)
 async def upload_model(
     facade: FacadeDep, session: SessionDep, who: Uploader,
@@ -39,12 +53,12 @@ async def upload_model(
     modelType: Annotated[str, Form()],
     description: Annotated[str | None, Form()] = None,
     entry: Annotated[str | None, Form(description="an archive's entry file; default [tool.optbox] entry in its pyproject.toml, else main.py")] = None,
-    activate: Annotated[bool | None, Form(description="make it its type's active model; default OPTBOX_UPLOAD_ACTIVATES (true). "
-                                                      "false: a candidate, run by modelId, promoted by POST /models/{id}/activate")] = None,
+    activate: Annotated[str | None, Form(description="true/false: make it its type's active model; default OPTBOX_UPLOAD_ACTIVATES (true). "
+                                                     "false: a candidate, run by modelId, promoted by POST /models/{id}/activate")] = None,
 ) -> UploadResponse:
     model_type = parse_model_type(modelType)
+    activates = form_flag("activate", activate, facade.settings.upload_activates)
     data = await read_bounded(file, facade.settings.max_upload_bytes)
-    activates = facade.settings.upload_activates if activate is None else activate
     model = await register_model(facade, session, filename=file.filename, data=data, model_type=model_type, description=description,
                                  actor=who, activate=activates, entry=entry or None)
     label = f"{model.model_name} v{model.version}"

@@ -20,15 +20,15 @@ def test_refuses_datasets_that_are_not_csv_or_xlsx(api):
 
 
 @pytest.fixture
-def sample_prices_stay_newest(api):
-    """A run without a dataset reads the newest of its type: put the sample's prices back on top afterwards,
-    so later modules' SO runs (their objectives) do not depend on this module having run."""
+def sample_prices_stay_active(api):
+    """A run without a dataset reads the active one of its type, and an upload becomes it: make the one active
+    before the test active again afterwards, so later modules' SO runs (their objectives) do not depend on this one."""
+    (active,) = [d["id"] for d in api.get("/api/optimization/datasources", params={"type": "SO"}).json()["dataSources"] if d["is_active"]]
     yield
-    restored = upload_dataset(api, "so_prices.csv", (SAMPLES / "data" / "so_prices.csv").read_bytes(), "SO")
-    assert restored.status_code == 201, restored.text
+    api.post(f"/api/optimization/datasources/{active}/activate").raise_for_status()
 
 
-def test_a_run_uses_the_named_dataset_and_records_its_hash(api, sample_prices_stay_newest):
+def test_a_run_uses_the_named_dataset_and_records_its_hash(api, sample_prices_stay_active):
     # the same prices, doubled: the battery's profit doubles
     rows = (SAMPLES / "data" / "so_prices.csv").read_text().splitlines()
     doubled = "\n".join([rows[0]] + [f"{b},{float(p) * 2}" for b, p in (r.split(",") for r in rows[1:])]) + "\n"
@@ -45,7 +45,9 @@ def test_a_run_uses_the_named_dataset_and_records_its_hash(api, sample_prices_st
 
 
 def test_a_dataset_of_another_type_is_refused_at_execute(api):
-    # a valid RMO dataset: it becomes the newest RMO input, which later RMO runs use
-    dataset = upload_dataset(api, "rmo_copy.csv", (SAMPLES / "data" / "rmo_realtime.csv").read_bytes(), "RMO").json()["dataSource"]
+    # a valid RMO dataset, uploaded as a candidate: later RMO runs keep reading the active one
+    dataset = api.post("/api/optimization/datasources", files={"file": ("rmo_copy.csv", (SAMPLES / "data" / "rmo_realtime.csv").read_bytes(), "text/csv")},
+                       data={"modelType": "RMO", "activate": "false"}).json()["dataSource"]
+    assert dataset["is_active"] is False
     response = api.post("/api/optimization/execute", json={"modelType": "SO", "dataSourceId": dataset["id"]})
     assert response.status_code == 400 and "is for RMO" in response.json()["error"]

@@ -4,6 +4,7 @@ One stack for the module with both mechanisms withheld (OPTBOX_RUN_SANDBOX_WITHO
 which runs models as a host lacking them would: RLIMIT_AS stands in for the memory cgroup,
 RLIMIT_NPROC for the pids cgroup (not as root, which it does not bind), and a subreaper for the PID
 namespace and cgroup.kill. Runs use short per-run limits; the hostile models are the shared corpus.
+The stack also runs with OPTBOX_UPLOAD_ACTIVATES=false (its runs name their model by id), to show that default.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import os
 import pytest
 
 from harness.stack import Stack, processes_of, wait_until
-from tests.conftest import admin_client, job, running_stack, wait_for_job
+from tests.conftest import admin_client, job, running_stack, sample, upload, wait_for_job
 from tests.sandbox.helpers import DOCUMENTED_ENV, messages, run_hostile
 
 WITHHELD = "withheld by OPTBOX_RUN_SANDBOX_WITHOUT"
@@ -21,7 +22,8 @@ WITHHELD = "withheld by OPTBOX_RUN_SANDBOX_WITHOUT"
 
 @pytest.fixture(scope="module")
 def bare(tmp_path_factory, request) -> Stack:
-    yield from running_stack(Stack(tmp_path_factory.mktemp("optbox-bare"), extra_env={"OPTBOX_RUN_SANDBOX_WITHOUT": "bwrap,cgroups"}), request)
+    env = {"OPTBOX_RUN_SANDBOX_WITHOUT": "bwrap,cgroups", "OPTBOX_UPLOAD_ACTIVATES": "false"}
+    yield from running_stack(Stack(tmp_path_factory.mktemp("optbox-bare"), extra_env=env), request)
 
 
 @pytest.fixture(scope="module")
@@ -86,6 +88,18 @@ def test_without_bubblewrap_the_model_sees_what_the_worker_user_sees_but_none_of
     # the README's degraded mode, said honestly: the worker user's files are readable, the database included
     assert report["seen"]["data_dir"] and report["seen"]["database"]
     assert {r["name"] for r in job(bare_api, row["job_id"])["results"]} == {"written.txt"}  # the planted symlink was not followed
+
+
+def test_with_upload_activates_false_an_upload_changes_no_next_run_until_promoted(bare_api):
+    def next_so_model() -> int:
+        return next(s for s in bare_api.get("/api/optimization/schedules").json()["schedules"] if s["modelType"] == "SO")["nextRunUses"]["modelId"]
+
+    before = next_so_model()
+    uploaded = upload(bare_api, "so_candidate.py", sample("so_battery.py"), "SO").json()
+    assert uploaded["active"] is False and next_so_model() == before
+    assert bare_api.post(f"/api/optimization/models/{uploaded['model']['id']}/activate").status_code == 200
+    assert next_so_model() == uploaded["model"]["id"]
+    bare_api.post(f"/api/optimization/models/{before}/activate").raise_for_status()
 
 
 def test_with_the_sandbox_required_a_worker_lacking_it_fails_runs_saying_what_is_missing(bare, bare_api):
