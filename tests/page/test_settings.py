@@ -84,8 +84,15 @@ def next_run_uses(api, model_type: str) -> dict:
     return next(s["nextRunUses"] for s in schedules if s["modelType"] == model_type)
 
 
+# a DMO version whose schema refuses the settings the test saves (no `units`)
+UNITLESS = b'''CONFIG_SCHEMA = {"type": "object", "additionalProperties": False, "properties": {"lines": {"type": "integer"}}}
+print("unitless")
+'''
+
+
 async def test_saved_settings_are_what_the_next_run_without_config_uses_and_the_schedule_says_so(
-        signed_in, api, keep_active_models, dmo_settings_restored):
+        signed_in, api, dmo_settings_restored, keep_active_models):
+    """(dmo_settings_restored first: its teardown runs last, once keep_active_models has put the models back.)"""
     model = upload_dmo_sample(api, "page_settings_dmo.py")
     page = signed_in.page
     await page.reload()
@@ -114,6 +121,18 @@ async def test_saved_settings_are_what_the_next_run_without_config_uses_and_the_
     assert (uses["modelId"], uses["settingsVersion"], uses["settingsValid"]) == (model["id"], saved, True)
     await expect(page.get_by_test_id("next-run-uses-DMO")).to_have_text(
         f"Next run uses: page_settings_dmo v{model['version']} · dataset {uses['dataSourceName'] or 'none'} · settings v{saved}")
+
+    # a version the saved settings do not fit: both tabs say so
+    unitless = api.post("/api/optimization/upload", files={"file": ("page_unitless.py", UNITLESS, "text/x-python")},
+                        data={"modelType": "DMO", "activate": "true"})
+    assert unitless.status_code == 201, unitless.text
+    await page.reload()
+    await page.get_by_role("tab", name="Schedules").click()
+    await expect(page.get_by_test_id("next-run-uses-DMO")).to_contain_text(f"page_unitless v{unitless.json()['model']['version']}")
+    await expect(page.get_by_test_id("next-run-uses-DMO").get_by_role("alert")).to_contain_text("do not fit this model")
+    await page.get_by_role("tab", name="Settings").click()
+    await expect(group.get_by_role("alert")).to_contain_text("Saved settings do not fit the active model:")
+    await expect(group.get_by_role("alert")).to_contain_text("units")
     assert signed_in.unexpected_errors() == []
 
 
