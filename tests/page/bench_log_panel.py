@@ -39,6 +39,7 @@ async def measure(lines: int) -> None:
             await page.goto(f"/sandbox?token={ADMIN_TOKEN}")
             await expect(page.get_by_role("status", name="Connection: Live")).to_be_visible()
             await page.get_by_text("Run options").click()
+            await page.get_by_label("Options for").select_option("RMO")
             await page.get_by_label("Config (JSON)").fill(json.dumps({"lines": lines}))
             await page.evaluate(FRAME_PROBE)
             started = time.monotonic()

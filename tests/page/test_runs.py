@@ -147,6 +147,7 @@ async def test_log_has_every_line_exactly_once_across_a_facade_restart(signed_in
     await page.reload()
     await expect(signed_in.control("RMO")).to_contain_text("page_reconnect")
     await page.get_by_text("Run options").click()
+    await page.get_by_label("Options for").select_option("RMO")
     await page.get_by_label("Config (JSON)").fill(json.dumps({"lines": 400, "delay": 0.03}))
     await page.get_by_role("button", name="Run RMO").click()
     job_id = await wait_for_value(lambda: (j := latest_job(api, "RMO"))["model_name"] == "page_reconnect" and j["job_id"])

@@ -15,6 +15,7 @@ import { RunDetail } from "./components/RunDetail";
 import { SignIn } from "./components/SignIn";
 import { Alerts } from "./components/Alerts";
 import { Schedules } from "./components/Schedules";
+import { Settings } from "./components/Settings";
 
 type Me = { name: string; role: string };
 
@@ -33,7 +34,7 @@ export function App() {
   return <Workspace me={me} />;
 }
 
-const TABS = ["History", "Models", "Schedules", "Charts", "Alerts"] as const;
+const TABS = ["History", "Models", "Schedules", "Settings", "Charts", "Alerts"] as const;
 type Tab = (typeof TABS)[number];
 
 function Workspace({ me }: { me: Me }) {
@@ -145,6 +146,7 @@ function Workspace({ me }: { me: Me }) {
             {tab === "History" && <History jobsTick={jobsTick} onOpen={setOpenJob} />}
             {tab === "Models" && <ModelsTable models={models} reload={reloadModels} role={me.role} />}
             {tab === "Schedules" && <Schedules role={me.role} />}
+            {tab === "Settings" && <Settings role={me.role} models={models} />}
             {tab === "Charts" && <Charts jobsTick={jobsTick} />}
             {tab === "Alerts" && <Alerts onOpen={setOpenJob} />}
           </div>

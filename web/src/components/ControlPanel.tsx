@@ -1,6 +1,9 @@
-// One row per model type: its active model, Run, the latest run's status and progress, Cancel.
+// One row per model type: its active model, Run, the latest run's status and progress, Cancel; below them
+// the run options: per type a form drawn from the active model's CONFIG_SCHEMA (or raw JSON), and limits.
 import { useEffect, useState } from "react";
 import { api } from "../lib/api";
+import { configProblems, formConfig, modelSchema, runSchema, type Config } from "../lib/schemaForm";
+import { SchemaForm } from "./SchemaForm";
 import { formatDuration, formatTime } from "../lib/format";
 import type { JobEvent } from "../lib/realtime";
 import { applyJobEvent, displayStatus, EMPTY_LIMITS, type LimitsForm, parseLimits, queuePlace } from "../lib/sandbox";
@@ -28,6 +31,29 @@ export function parseConfig(text: string): Record<string, unknown> | undefined {
   return value as Record<string, unknown>;
 }
 
+/** One type's run options: the form's data, or raw JSON for what the form cannot express. */
+export interface RunOptions {
+  raw: boolean;
+  text: string;
+  data: unknown;
+}
+
+const NO_OPTIONS: RunOptions = { raw: false, text: "", data: {} };
+
+/** The config a Run sends with these options (undefined: none, the type's saved settings apply), and what
+ * stops it: a form whose data does not fit the schema, or raw text that is not a JSON object. */
+export function runConfig(options: RunOptions, schema: ReturnType<typeof modelSchema>): { config?: Config; problems: string[] } {
+  if (schema && !options.raw) {
+    const config = formConfig(options.data);
+    return { config, problems: configProblems(runSchema(schema), config) };
+  }
+  try {
+    return { config: parseConfig(options.text), problems: [] };
+  } catch (e) {
+    return { problems: [e instanceof Error ? e.message : String(e)] };
+  }
+}
+
 /** Why Run is disabled for a type, or null when it is not. */
 export function runBlockedBecause(type: string, role: string, active: Model | undefined): string | null {
   if (!mayOperate(role)) return `Run is disabled: your key's role (${role}) may not start runs; operators and admins may.`;
@@ -38,7 +64,11 @@ export function runBlockedBecause(type: string, role: string, active: Model | un
 export function ControlPanel({ role, models, jobsTick, lastEvent, onStarted, onOpen }: Props) {
   const [latest, setLatest] = useState<Partial<Record<ModelType, Job>>>({});
   const [errors, setErrors] = useState<Partial<Record<ModelType, string>>>({});
-  const [configText, setConfigText] = useState("");
+  const [options, setOptions] = useState<Partial<Record<ModelType, RunOptions>>>({});
+  const [optionsType, setOptionsType] = useState<ModelType>("DMO");
+  const optionsOf = (type: ModelType) => options[type] ?? NO_OPTIONS;
+  const changeOptions = (type: ModelType, change: Partial<RunOptions>) => setOptions((all) => ({ ...all, [type]: { ...(all[type] ?? NO_OPTIONS), ...change } }));
+  const activeOf = (type: ModelType) => models.find((m) => m.model_type === type && m.status === "active");
   const [limits, setLimits] = useState<LimitsForm>(EMPTY_LIMITS);
   const limitField = (key: keyof LimitsForm) => (e: { target: { value: string } }) => setLimits((l) => ({ ...l, [key]: e.target.value }));
 
@@ -64,8 +94,13 @@ export function ControlPanel({ role, models, jobsTick, lastEvent, onStarted, onO
 
   const run = async (type: ModelType) => {
     setErrors((e) => ({ ...e, [type]: undefined }));
+    const { config, problems } = runConfig(optionsOf(type), modelSchema(activeOf(type)));
+    if (problems.length) {
+      setErrors((all) => ({ ...all, [type]: `Run options: ${problems.join("; ")}` }));
+      return;
+    }
     try {
-      const started = await api.execute(type, parseConfig(configText), parseLimits(limits));
+      const started = await api.execute(type, config, parseLimits(limits));
       onStarted(started.jobId, type);
     } catch (e) {
       setErrors((all) => ({ ...all, [type]: e instanceof Error ? e.message : String(e) }));
@@ -84,12 +119,14 @@ export function ControlPanel({ role, models, jobsTick, lastEvent, onStarted, onO
     <section className="card control" aria-labelledby="control-title">
       <h2 id="control-title">Run models</h2>
       {MODEL_TYPES.map((type) => {
-        const active = models.find((m) => m.model_type === type && m.status === "active");
+        const active = activeOf(type);
         const job = latest[type];
         const status = displayStatus(job);
         const place = queuePlace(job);
         const reasonId = `run-${type}-reason`;
-        const blocked = runBlockedBecause(type, role, active);
+        const formProblems = runConfig(optionsOf(type), modelSchema(active)).problems;
+        const blocked = runBlockedBecause(type, role, active)
+          ?? (formProblems.length ? `Run is disabled: the ${type} run options do not fit its model's schema (${formProblems.join("; ")}).` : null);
         return (
           <div className="control-row" key={type} data-type={type} aria-label={`${type} controls`} role="group">
             <div className="control-head">
@@ -125,12 +162,10 @@ export function ControlPanel({ role, models, jobsTick, lastEvent, onStarted, onO
       })}
       <details className="run-options">
         <summary>Run options</summary>
-        <label htmlFor="run-config">Config (JSON)</label>
-        <textarea
-          id="run-config" rows={2} value={configText} placeholder='{"capacity_mwh": 120}'
-          onChange={(e) => setConfigText(e.target.value)}
+        <RunOptionsForm
+          type={optionsType} onType={setOptionsType} active={activeOf(optionsType)}
+          options={optionsOf(optionsType)} onChange={(change) => changeOptions(optionsType, change)}
         />
-        <p className="muted small">Passed to the next run as CONFIG; the server checks it against the model's schema.</p>
         <fieldset className="limits">
           <legend>Limits (empty = the server's; only lower)</legend>
           <label htmlFor="limit-timeout">Timeout (s)</label>
@@ -150,5 +185,63 @@ export function ControlPanel({ role, models, jobsTick, lastEvent, onStarted, onO
         </fieldset>
       </details>
     </section>
+  );
+}
+
+interface RunOptionsFormProps {
+  type: ModelType;
+  onType: (type: ModelType) => void;
+  active: Model | undefined;
+  options: RunOptions;
+  onChange: (change: Partial<RunOptions>) => void;
+}
+
+/** The chosen type's config: its schema's form, or the raw JSON box (always for a model without a schema). */
+function RunOptionsForm({ type, onType, active, options, onChange }: RunOptionsFormProps) {
+  const schema = modelSchema(active);
+  const raw = !schema || options.raw;
+  const toggleRaw = (wantRaw: boolean) => {
+    if (wantRaw) return onChange({ raw: true, text: options.text || JSON.stringify(formConfig(options.data) ?? {}, null, 1).replace(/^\{\}$/, "") });
+    try {
+      return onChange({ raw: false, data: parseConfig(options.text) ?? {} });
+    } catch {
+      return onChange({ raw: false });  // the form keeps its own data when the text is not an object
+    }
+  };
+  return (
+    <fieldset className="config">
+      <legend>Config</legend>
+      <div className="row">
+        <label htmlFor="run-options-type">Options for</label>
+        <select id="run-options-type" value={type} onChange={(e) => onType(e.target.value as ModelType)}>
+          {MODEL_TYPES.map((t) => <option key={t} value={t}>{t}</option>)}
+        </select>
+        {schema && (
+          <label className="inline">
+            <input type="checkbox" checked={options.raw} onChange={(e) => toggleRaw(e.target.checked)} /> Raw JSON
+          </label>
+        )}
+      </div>
+      {raw ? (
+        <>
+          <label htmlFor="run-config">Config (JSON)</label>
+          <textarea
+            id="run-config" rows={2} value={options.text} placeholder='{"capacity_mwh": 120}'
+            onChange={(e) => onChange({ text: e.target.value })}
+          />
+          <p className="muted small">
+            Passed to the next {type} run as CONFIG; the server checks it against the model's schema
+            {schema ? "" : ` (${active ? `${active.model_name} declares none` : "no active model"})`}. Empty: the saved {type} settings apply.
+          </p>
+        </>
+      ) : (
+        <>
+          <p className="muted small">
+            {active?.model_name} v{active?.version}'s CONFIG_SCHEMA. Fields left empty take the saved {type} settings; what you fill in replaces theirs, field by field.
+          </p>
+          <SchemaForm id={`run-${type}`} schema={runSchema(schema)} value={options.data} onChange={(data) => onChange({ data })} />
+        </>
+      )}
+    </fieldset>
   );
 }

@@ -2,10 +2,17 @@
 // and the schedule's), paused or active; operators pause and resume it here.
 import { useCallback, useEffect, useState } from "react";
 import { api } from "../lib/api";
-import type { Schedule } from "../lib/types";
+import type { NextRunUses, Schedule } from "../lib/types";
 
 const inZone = (iso: string, timeZone?: string) =>
   new Date(iso).toLocaleString(undefined, { timeZone, dateStyle: "medium", timeStyle: "short" });
+
+/** "dmo_day_ahead v3 · dataset dmo_prices.csv · settings v2": what the type's next scheduled run uses. */
+export function describeNextRunUses(uses: NextRunUses): string {
+  const model = uses.modelName ? `${uses.modelName} v${uses.modelVersion}` : "no active model";
+  const settings = uses.settingsVersion ? `settings v${uses.settingsVersion}` : "no saved settings";
+  return `${model} · dataset ${uses.dataSourceName ?? "none"} · ${settings}`;
+}
 
 export function Schedules({ role }: { role: string }) {
   const [schedules, setSchedules] = useState<Schedule[] | null>(null);
@@ -45,7 +52,7 @@ export function Schedules({ role }: { role: string }) {
           <tr><th>Type</th><th>Cron</th><th>Timezone</th><th>Next runs (your time)</th><th>Next runs (schedule's time)</th><th>State</th>{canPause && <th />}</tr>
         </thead>
         <tbody>
-          {schedules.map((s) => (
+          {schedules.map((s) => [
             <tr key={s.modelType} data-type={s.modelType}>
               <td>{s.modelType}</td>
               <td><code>{s.cron}</code></td>
@@ -64,8 +71,19 @@ export function Schedules({ role }: { role: string }) {
                   </button>
                 </td>
               )}
-            </tr>
-          ))}
+            </tr>,
+            s.nextRunUses && (
+              <tr key={`${s.modelType}-uses`} className="next-run-uses" data-uses={s.modelType}>
+                <td />
+                <td colSpan={canPause ? 6 : 5} data-testid={`next-run-uses-${s.modelType}`}>
+                  Next run uses: {describeNextRunUses(s.nextRunUses)}
+                  {s.nextRunUses.settingsValid === false && (
+                    <span role="alert" className="sev-warning"> — the saved settings do not fit this model: the run will fail until they are changed (Settings tab)</span>
+                  )}
+                </td>
+              </tr>
+            ),
+          ])}
         </tbody>
       </table>
       {!schedules.some((s) => s.active) && <p role="note">Every schedule is paused: nothing runs on its own until one is resumed.</p>}

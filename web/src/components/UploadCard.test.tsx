@@ -14,6 +14,14 @@ describe("UploadCard", () => {
     expect(screen.getByRole("progressbar", { name: "Upload progress" })).toBeTruthy();
   });
 
+  it("makes the upload active unless asked not to", () => {
+    render(<UploadCard onUploaded={() => undefined} />);
+    const activate = screen.getByRole("checkbox", { name: "Make active" }) as HTMLInputElement;
+    expect(activate.checked).toBe(true);
+    fireEvent.click(activate);
+    expect(activate.checked).toBe(false);
+  });
+
   it("asks for a file before sending anything", () => {
     render(<UploadCard onUploaded={() => undefined} />);
     fireEvent.click(screen.getByRole("button", { name: "Upload" }));

@@ -10,6 +10,8 @@ export function UploadCard({ onUploaded, role = "admin" }: { onUploaded: () => v
   const [file, setFile] = useState<File | null>(null);
   const [modelType, setModelType] = useState<string>("DMO");
   const [description, setDescription] = useState("");
+  // unchecked: a candidate, run by id from the Models tab; the type's schedule keeps its active model
+  const [activate, setActivate] = useState(true);
   const [progress, setProgress] = useState<number | null>(null);
   const [result, setResult] = useState<{ ok: boolean; message: string } | null>(null);
   const [dragging, setDragging] = useState(false);
@@ -32,6 +34,7 @@ export function UploadCard({ onUploaded, role = "admin" }: { onUploaded: () => v
     form.append("file", file);
     form.append("modelType", modelType);
     form.append("description", description);
+    form.append("activate", String(activate));
     setResult(null);
     setProgress(0);
     const outcome = await uploadModel(form, setProgress);
@@ -71,6 +74,9 @@ export function UploadCard({ onUploaded, role = "admin" }: { onUploaded: () => v
           </select>
           <label htmlFor="model-description">Description</label>
           <input id="model-description" value={description} maxLength={500} onChange={(e) => setDescription(e.target.value)} />
+          <label className="inline" title="Unchecked: a candidate; the type's active model and its scheduled runs stay as they are">
+            <input type="checkbox" checked={activate} onChange={(e) => setActivate(e.target.checked)} /> Make active
+          </label>
         </div>
         <div className="row">
           <button

@@ -1,7 +1,7 @@
 // HTTP to the facade. The page signs in through the HttpOnly session cookie, which the browser
 // sends with every same-origin request; no key ever reaches JavaScript.
 import type { RunLimitsRequest } from "./sandbox";
-import type { AlertsView, AlertRow, Dataset, Job, JobDetail, Model, ModelLock, Notification, Protections, Schedule, StoredLog } from "./types";
+import type { AlertsView, AlertRow, Dataset, Job, JobDetail, Model, ModelLock, Notification, Protections, Schedule, StoredLog, TypeSettings } from "./types";
 
 export class ApiError extends Error {
   constructor(public status: number, message: string, public details?: unknown) {
@@ -64,6 +64,10 @@ export const api = {
   schedules: () => request<{ schedules: Schedule[] }>(`${base}/schedules`),
   setSchedule: (modelType: string, change: { active?: boolean; cron?: string }) =>
     request<Schedule>(`${base}/schedules/${encodeURIComponent(modelType)}`, { method: "PATCH", body: JSON.stringify(change) }),
+  settings: (modelType: string) => request<TypeSettings>(`${base}/settings/${encodeURIComponent(modelType)}`),
+  saveSettings: (modelType: string, config: Record<string, unknown>) =>
+    request<TypeSettings>(`${base}/settings/${encodeURIComponent(modelType)}`, { method: "PUT", body: JSON.stringify({ config }) }),
+  activateDataset: (id: number) => request<{ dataSource: Dataset }>(`${base}/datasources/${id}/activate`, { method: "POST" }),
   markRead: (ids?: number[]) => request<{ marked: number }>(`${base}/notifications/read`, json(ids ? { ids } : {})),
 };
 
@@ -93,4 +97,16 @@ export function uploadModel(form: FormData, onProgress: (fraction: number) => vo
     xhr.onerror = () => resolve({ ok: false, status: 0, message: "network error: the upload did not reach the server" });
     xhr.send(form);
   });
+}
+
+/** Upload a dataset (CSV/XLSX) for a type; the answer's message, or the server's error as is. */
+export async function uploadDataset(form: FormData): Promise<UploadResult> {
+  const response = await fetch(`${base}/datasources`, { method: "POST", body: form, credentials: "same-origin" });
+  if (response.ok) {
+    const body = (await response.json()) as { dataSource: Dataset };
+    const state = body.dataSource.is_active ? "active" : "not active: runs keep reading the active one";
+    return { ok: true, status: response.status, message: `${body.dataSource.name} uploaded (${state})` };
+  }
+  const error = await errorOf(response);
+  return { ok: false, status: response.status, message: error.message };
 }

@@ -173,3 +173,46 @@ export interface Schedule {
   active: boolean;
   nextRuns: { utc: string; local: string }[];
 }
+
+// Per-type settings and what a type's next scheduled run uses (api/schemas.py SettingsOut, NextRunUses).
+// The interfaces below re-open Dataset, Schedule and Job (TypeScript merges them) with the fields those gained.
+
+export interface SettingsProblem {
+  path: string;  // "units/0/p_max": a JSON pointer without its leading slash ("" for the config itself)
+  message: string;
+}
+
+export interface TypeSettings {
+  modelType: ModelType;
+  config: Record<string, unknown>;
+  version: number;  // 0: never saved
+  updatedBy: string | null;
+  updatedAt: string | null;
+  activeModel: { id: number; name: string; version: number } | null;
+  valid: boolean;
+  problems: SettingsProblem[];
+}
+
+export interface NextRunUses {
+  modelId: number | null;
+  modelName: string | null;
+  modelVersion: number | null;
+  dataSourceId: number | null;
+  dataSourceName: string | null;
+  settingsVersion: number | null;  // null: none saved
+  settingsValid: boolean | null;  // null: no active model
+}
+
+export interface Schedule {
+  nextRunUses?: NextRunUses | null;
+}
+
+export interface Dataset {
+  // the type's active dataset: what its runs read when they name none (scheduled ones included)
+  is_active?: boolean;
+  uploaded_at?: string;
+}
+
+export interface Job {
+  settings_version?: number | null;
+}
