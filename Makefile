@@ -51,9 +51,13 @@ install: node $(VENV)/.synced web/dist/index.html
 run: install
 	$(VENV)/bin/optbox up
 
+# Two pytest-xdist workers, each with its own stack (tests/parallel.py says how the suite is split);
+# TEST_WORKERS=0 runs it in one process.
+TEST_WORKERS ?= 2
+
 test: install chromium
 	cd web && npm test
-	$(VENV)/bin/pytest $(PYTEST_ARGS)
+	$(VENV)/bin/pytest -n $(TEST_WORKERS) --dist loadgroup $(PYTEST_ARGS)
 
 bench: install
 	$(VENV)/bin/python -m bench $(BENCH_ARGS)

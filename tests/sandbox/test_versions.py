@@ -29,6 +29,6 @@ def test_rollback_makes_the_older_version_run_and_the_run_records_it(api):
     assert (rolled_back["model_id"], rolled_back["model_version"], rolled_back["objective_value"]) == (first["id"], first["version"], 1)
     assert rolled_back["model_sha256"] == hashlib.sha256(V1).hexdigest()
     assert rolled_back["model_config"] == {"note": "after rollback"}
-    dataset = api.get("/api/optimization/datasources", params={"type": "RMO"}).json()["dataSources"][0]
+    dataset = next(d for d in api.get("/api/optimization/datasources", params={"type": "RMO"}).json()["dataSources"] if d["is_active"])
     assert rolled_back["data_source_id"] == dataset["id"] and rolled_back["data_source_sha256"] == dataset["sha256"]
     assert rolled_back["limits"]["timeout_s"] > 0 and rolled_back["limits"]["network"] is False
