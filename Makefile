@@ -57,7 +57,7 @@ TEST_WORKERS ?= 2
 
 test: install chromium
 	cd web && npm test
-	$(VENV)/bin/pytest -n $(TEST_WORKERS) --dist loadgroup $(PYTEST_ARGS)
+	$(VENV)/bin/pytest -n $(TEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
 
 bench: install
 	$(VENV)/bin/python -m bench $(BENCH_ARGS)

@@ -22,7 +22,7 @@ from harness.clients import (  # noqa: F401 - re-exported: test modules import t
 from harness.stack import Stack
 from tests.deps import wheelhouse
 
-pytest_plugins = ["tests.skips", "tests.ordering", "tests.parallel"]
+pytest_plugins = ["tests.skips", "tests.ordering"]
 
 
 def _print_role_logs(system: Stack) -> None:

@@ -1,32 +1,36 @@
-"""How `make test` splits the suite between its pytest-xdist workers (`--dist loadgroup`): each worker runs
-its own session stack, and a test module goes to one worker whole, so its module fixtures start once. Tests
-that use the machine's PostgreSQL and Redis (the storage tests' PostgreSQL half, the scale-out tests that
-restart PostgreSQL and flush their Redis database, the lease and shared-limit tests) form one group, so a
-PostgreSQL restart never lands in the middle of another worker's query. Tests that go last (tests/ordering.py)
-form groups of their own, which the scheduler hands out last."""
+"""How the suite shares the machine when `make test` runs it on two pytest-xdist workers (`--dist loadfile`):
+each worker starts its own session stack and gets whole test files, so module fixtures start once. The one
+thing both workers touch is the machine's PostgreSQL: the storage tests' PostgreSQL half uses it
+(`postgres_in_use`, shared) and a scale-out test restarts it (`postgres_alone`, exclusive), so a restart never
+lands in the middle of the other worker's queries. The lock is a file lock in the temporary directory, which
+also keeps two suites on one machine from restarting PostgreSQL under each other."""
 
 from __future__ import annotations
 
+import fcntl
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
-import pytest
-
-from tests.ordering import goes_last
-
-TESTS = Path(__file__).parent
-MACHINE_SERVICES = "machine-services"
-ON_MACHINE_SERVICES = (TESTS / "storage", TESTS / "scale", TESTS / "api" / "test_leadership.py", TESTS / "api" / "test_shared_rate_limits.py")
+POSTGRES_LOCK = Path(tempfile.gettempdir()) / "optbox-tests-postgres.lock"
 
 
-def group_of(item: pytest.Item) -> str:
-    path = Path(item.path)
-    if any(path == place or place in path.parents for place in ON_MACHINE_SERVICES):
-        return MACHINE_SERVICES
-    module = path.relative_to(TESTS).as_posix()
-    return f"{module}:last" if goes_last(item) else module
+@contextmanager
+def _postgres_locked(mode: int) -> Iterator[None]:
+    with open(POSTGRES_LOCK, "a") as handle:
+        fcntl.flock(handle, mode)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
-@pytest.hookimpl(tryfirst=True)  # before pytest-xdist reads the groups into the node ids
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    for item in items:
-        item.add_marker(pytest.mark.xdist_group(group_of(item)))
+def postgres_in_use():
+    """Held while a test uses the machine's PostgreSQL: a restart waits until it is done."""
+    return _postgres_locked(fcntl.LOCK_SH)
+
+
+def postgres_alone():
+    """Held while restarting the machine's PostgreSQL: no other test is using it meanwhile."""
+    return _postgres_locked(fcntl.LOCK_EX)

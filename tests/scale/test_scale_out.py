@@ -20,6 +20,7 @@ import pytest
 from harness.scale_out import ScaleOut
 from harness.stack import PROJECT_DIR, processes_of, wait_until
 from tests.conftest import EventRecorder, all_lines, execute, upload, wait_for_job
+from tests.parallel import postgres_alone
 
 pytestmark = pytest.mark.restarts_shared  # restarts the machine's PostgreSQL
 
@@ -140,6 +141,11 @@ def restart_postgres() -> None:
     subprocess.run(["service", "postgresql", "restart"], check=True, timeout=60)
 
 
+def restart_postgres_alone() -> None:
+    with postgres_alone():  # no storage test of the other worker is using it meanwhile
+        restart_postgres()
+
+
 async def test_postgres_restarted_mid_run_loses_no_line(scale: ScaleOut):
     with scale.client(scale.api_a) as a, scale.client(scale.api_b) as b:
         model = upload_model(a, "printer.py", "SO")
@@ -147,7 +153,7 @@ async def test_postgres_restarted_mid_run_loses_no_line(scale: ScaleOut):
             started = execute(a, "SO", modelId=model["id"], config={"lines": 400, "delay": 0.02})
             job_id = started["jobId"]
             await on_b.wait_for(lambda: len(on_b.of(LOG, job_id)) > 20, 120, "lines to flow")
-            await asyncio.to_thread(restart_postgres)
+            await asyncio.to_thread(restart_postgres_alone)
             row = await finished(b, job_id, timeout=180)
             assert row["status"] == "success" and row["objective_value"] == 400
             stored = all_lines(b, job_id)

@@ -9,6 +9,7 @@ import asyncpg
 import pytest
 
 from storage.db import Database, migrate
+from tests.parallel import postgres_in_use
 
 PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
 
@@ -26,6 +27,16 @@ async def _postgres_url() -> str | None:
 
 @pytest.fixture(params=["sqlite", "postgresql"])
 async def db(request, tmp_path):
+    if request.param == "postgresql":
+        with postgres_in_use():  # the other test worker may be about to restart it (tests/parallel.py)
+            async for database in _database(request, tmp_path):
+                yield database
+    else:
+        async for database in _database(request, tmp_path):
+            yield database
+
+
+async def _database(request, tmp_path):
     if request.param == "sqlite":
         url = f"sqlite+aiosqlite:///{tmp_path / 'optbox.db'}"
     else:

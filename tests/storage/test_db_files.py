@@ -10,6 +10,7 @@ import pytest
 
 from storage.db_files import DatabaseFileStore
 from storage.files import CHUNK, LocalFileStore
+from tests.parallel import postgres_in_use
 
 PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
 
@@ -19,14 +20,15 @@ async def url(request, tmp_path):
     if request.param == "sqlite":
         yield f"sqlite+aiosqlite:///{tmp_path / 'files.db'}"
         return
-    name = f"optbox_files_{uuid.uuid4().hex[:8]}"
-    conn = await asyncpg.connect(PG_ADMIN, timeout=5)  # PostgreSQL is a machine service here and in CI
-    await conn.execute(f'CREATE DATABASE "{name}"')
-    await conn.close()
-    yield f"postgresql+asyncpg://postgres@127.0.0.1:5432/{name}"
-    conn = await asyncpg.connect(PG_ADMIN, timeout=5)
-    await conn.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
-    await conn.close()
+    with postgres_in_use():  # the other test worker may be about to restart it (tests/parallel.py)
+        name = f"optbox_files_{uuid.uuid4().hex[:8]}"
+        conn = await asyncpg.connect(PG_ADMIN, timeout=5)  # PostgreSQL is a machine service here and in CI
+        await conn.execute(f'CREATE DATABASE "{name}"')
+        await conn.close()
+        yield f"postgresql+asyncpg://postgres@127.0.0.1:5432/{name}"
+        conn = await asyncpg.connect(PG_ADMIN, timeout=5)
+        await conn.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
+        await conn.close()
 
 
 async def test_bytes_come_back_whole_and_stream_in_chunks(url):
