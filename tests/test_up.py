@@ -16,7 +16,7 @@ import pytest
 from harness.stack import PROJECT_DIR, free_port, wait_until
 
 
-@pytest.mark.parametrize("stop_signal", [signal.SIGTERM])
+@pytest.mark.parametrize("stop_signal", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
 def test_up_starts_every_role_and_stops_them_all(tmp_path, stop_signal):
     api_port, prefect_port = free_port(), free_port()
     env = {**os.environ, "OPTBOX_DATA_DIR": str(tmp_path / "data"), "OPTBOX_API_PORT": str(api_port),
