@@ -102,6 +102,7 @@ def test_with_upload_activates_false_an_upload_changes_no_next_run_until_promote
     bare_api.post(f"/api/optimization/models/{before}/activate").raise_for_status()
 
 
+@pytest.mark.ends_module  # its worker stays the one that requires the sandbox
 def test_with_the_sandbox_required_a_worker_lacking_it_fails_runs_saying_what_is_missing(bare, bare_api):
     """Last in the module: its worker is replaced by one started with OPTBOX_RUN_SANDBOX=required."""
     bare.stop_role("worker")

@@ -164,6 +164,7 @@ async def test_postgres_restarted_mid_run_loses_no_line(scale: ScaleOut):
         assert sorted(set(seqs(on_b.of(LOG, job_id)))) == seqs(stored)
 
 
+@pytest.mark.ends_module  # worker-2 stays gone
 async def test_a_killed_worker_s_run_is_marked_failed_and_the_other_worker_goes_on(scale: ScaleOut):
     with scale.client(scale.api_a) as a:
         model = upload_model(a, "endless.py", "SO")
