@@ -57,18 +57,19 @@ async def test_a_client_on_replica_b_gets_every_event_of_a_run_started_through_r
     scale.pause("worker-2")  # worker-1 ships to A: nothing of this run reaches B but through Redis
     try:
         with scale.client(scale.api_a) as a, scale.client(scale.api_b) as b:
+            model = upload_model(a, "printer.py", "SO")
             async with EventRecorder(scale.api_b) as on_b:
-                started = execute(a, "SO")
+                started = execute(a, "SO", modelId=model["id"], config={"lines": 300})
                 job_id = started["jobId"]
                 row = await finished(b, job_id)
-                assert row["status"] == "success" and row["results_count"] == 96
+                assert row["status"] == "success" and row["results_count"] == 300
                 stored = all_lines(b, job_id)
                 await on_b.wait_for(lambda: len(on_b.of(LOG, job_id)) >= len(stored) and on_b.of("optimization:completed", job_id),
                                     20, "replica B's client to get the whole run")
             assert seqs(on_b.of(LOG, job_id)) == seqs(stored) == list(range(1, len(stored) + 1))
             assert [e["message"] for e in on_b.of(LOG, job_id)] == [line["message"] for line in stored]
             assert on_b.of("optimization:started", job_id)
-            assert on_b.of("optimization:completed", job_id)[-1]["resultsCount"] == 96
+            assert on_b.of("optimization:completed", job_id)[-1]["resultsCount"] == 300
         assert ran_on(scale, "worker-1", started["flowRunId"])
         assert await scale.prefect_db_has_flow_run(started["flowRunId"])  # Prefect's server keeps its state in PostgreSQL
     finally:
