@@ -183,7 +183,8 @@ async def case_i(bench: cases.Bench, results: dict, scale: float) -> list[dict]:
             rows.append({"case": f"(i) {viewers} {'batched' if batch else 'per-line'} viewer{'s' if viewers > 1 else ''}, 1000/s",
                          "measure": "p50 / p99, vs 1 viewer",
                          "ours": f"{fmt(run['p50_ms'])} / {fmt(run['p99_ms'])} ms, "
-                                 + ("all, in order" if ok else f"{run['all_lines']}/{viewers} got all, {run['disconnected']} dropped, {run['replays']} replays"),
+                                 + ("all, in order" if ok else f"{run['all_lines']}/{viewers} got all, {run['disconnected']} dropped, {run['replays']} replays")
+                                 + f"; viewers' loops late ≤ {run['viewer_lag_max_ms']} ms",
                          "vs_floor": ratio(run["p99_ms"], one["p99_ms"]),
                          "target": f"all, p99 ≤ {target} ms" if target else "",
                          "met": ("yes" if ok and (run["p99_ms"] or 1e9) <= target else "no") if target else ""})

@@ -1,6 +1,13 @@
-"""Case (i): many viewers of one run. Viewers are real python-socketio clients spread over separate
-processes (so the bench's own event loop is not what falls behind); each records, per ticker line, the
-delay print → arrival and whether its lines came in seq order, without a gap, once each.
+"""Case (i): many viewers of one run. Viewers are websocket clients that speak Socket.IO's wire protocol
+themselves (Engine.IO 4, Socket.IO 5, as the browser's socket.io-client does on a websocket), spread over
+separate processes so the bench's own event loop is not what falls behind. Each records, per ticker line,
+the delay print → arrival and whether its lines came in seq order, without a gap, once each.
+
+Why not python-socketio's AsyncClient here: on a 2-core machine its per-event Python (a task per event,
+packet objects, handler dispatch) for 300 viewers costs more CPU than the server it measures, so the figure
+was the clients'. A viewer here costs one `orjson.loads` per frame, as close to a browser on another machine
+as one machine allows. The contract itself (auth, rooms, order, replay) is tested with python-socketio
+clients in tests/api/test_realtime_batches.py.
 
 `python -m bench.fanout URL TOKEN VIEWERS BATCH OUT` is one viewer process: it connects VIEWERS clients
 (BATCH=1: `batch: true`, `optimization:logs`; 0: per-line `optimization:log`), prints `ready`, and writes
@@ -16,71 +23,114 @@ import sys
 import time
 from pathlib import Path
 
-import socketio
-
-from bench.stats import summary_ms
-from harness.stack import ADMIN_TOKEN
+import aiohttp
+import orjson
+import uvloop
 
 PROCESSES = 4
 SAMPLE_EVERY = 10  # latencies kept per client: every tenth line (300 viewers × 5,000 lines would be 1.5 M numbers)
+ENDS = ("optimization:completed", "optimization:failed")
 
 
 class Viewer:
+    """One Socket.IO client on a raw websocket: Engine.IO open, Socket.IO connect with `auth`, pongs, events."""
+
     def __init__(self, batch: bool) -> None:
-        self.client = socketio.AsyncClient(reconnection=False)
         self.batch = batch
         self.seqs: list[int] = []
         self.latencies_ns: list[int] = []
         self.replays = 0
+        self.connected = False
         self.ended = asyncio.Event()
-        if batch:
-            self.client.on("optimization:logs", self.on_batch)
-            self.client.on("optimization:replay", self.on_replay)
-        else:
-            self.client.on("optimization:log", self.on_line)
-        self.client.on("optimization:completed", self.on_end)
-        self.client.on("optimization:failed", self.on_end)
+        self.joined = asyncio.Event()
 
-    def take(self, line: dict, now: int) -> None:
-        self.seqs.append(line["seq"])
-        message = line["message"]
-        if message.startswith("tick ") and len(self.seqs) % SAMPLE_EVERY == 0:
-            self.latencies_ns.append(now - int(message.split(" ")[2]))
+    def take(self, lines: list[dict], now: int) -> None:
+        """Lines that arrived at `now`: their seqs kept whole, the delay of every SAMPLE_EVERY-th."""
+        start = len(self.seqs)
+        self.seqs += [line["seq"] for line in lines]
+        for index in range(-start % SAMPLE_EVERY, len(lines), SAMPLE_EVERY):
+            message = lines[index]["message"]
+            if message.startswith("tick "):
+                self.latencies_ns.append(now - int(message.split(" ")[2]))
 
-    async def on_line(self, data: dict) -> None:
-        self.take(data, time.time_ns())
+    def on_event(self, event: str, data: dict, now: int) -> None:
+        if event == "optimization:logs":
+            self.take(data["lines"], now)
+        elif event == "optimization:log":
+            self.take([data], now)
+        elif event == "optimization:replay":
+            self.replays += 1
+        elif event in ENDS:
+            self.ended.set()
 
-    async def on_batch(self, data: dict) -> None:
-        now = time.time_ns()
-        for line in data["lines"]:
-            self.take(line, now)
-
-    async def on_replay(self, data: dict) -> None:
-        self.replays += 1
-
-    async def on_end(self, data: dict) -> None:
-        self.ended.set()
+    async def watch(self, session: aiohttp.ClientSession, url: str, auth: dict) -> None:
+        ws_url = url.replace("http", "ws", 1).rstrip("/") + "/socket.io/?EIO=4&transport=websocket"
+        async with session.ws_connect(ws_url, autoping=False, max_msg_size=0) as ws:
+            opened = await ws.receive_str()
+            if not opened.startswith("0"):
+                raise RuntimeError(f"no Engine.IO open packet: {opened[:80]}")
+            await ws.send_str("40" + json.dumps(auth))
+            async for message in ws:
+                if message.type != aiohttp.WSMsgType.TEXT:
+                    break
+                text = message.data
+                if text == "2":  # Engine.IO ping
+                    await ws.send_str("3")
+                elif text.startswith("42"):
+                    now = time.time_ns()
+                    event, data = orjson.loads(text[2:])
+                    self.on_event(event, data, now)
+                elif text.startswith("40"):
+                    self.connected = True
+                    self.joined.set()
+                elif text.startswith("44"):
+                    raise RuntimeError(f"connection refused: {text[2:]}")
+        self.connected = False
 
     def report(self) -> dict:
         return {"lines": len(self.seqs), "in_order": self.seqs == list(range(1, len(self.seqs) + 1)),
-                "connected": self.client.connected, "replays": self.replays, "latencies_ns": self.latencies_ns}
+                "connected": self.connected, "replays": self.replays, "latencies_ns": self.latencies_ns}
+
+
+async def _probe_loop_lag(lags: list[float]) -> None:
+    """How late a 10 ms sleep wakes this process's loop: a viewer process that cannot keep up shows here, so
+    the table says when the clients, not the server, were what fell behind."""
+    while True:
+        started = time.perf_counter()
+        await asyncio.sleep(0.01)
+        lags.append(time.perf_counter() - started - 0.01)
 
 
 async def viewer_process(url: str, token: str, count: int, batch: bool, out: Path) -> None:
     viewers = [Viewer(batch) for _ in range(count)]
     auth = {"token": token, **({"batch": True} if batch else {})}
-    for viewer in viewers:
-        await viewer.client.connect(url, transports=["websocket"], auth=auth, wait_timeout=30)
-    print("ready", flush=True)
-    await asyncio.wait_for(asyncio.gather(*(viewer.ended.wait() for viewer in viewers)), 600)
-    await asyncio.sleep(1)  # lines that were still in flight when the end event came
-    out.write_text(json.dumps([viewer.report() for viewer in viewers]))
-    for viewer in viewers:
-        await viewer.client.disconnect()
+    async with aiohttp.ClientSession() as session:
+        watching = [asyncio.create_task(viewer.watch(session, url, auth)) for viewer in viewers]
+        joined = asyncio.gather(*(viewer.joined.wait() for viewer in viewers))
+        done, _ = await asyncio.wait([joined, *watching], timeout=60, return_when=asyncio.FIRST_COMPLETED)
+        if joined not in done:
+            raise RuntimeError(f"{sum(v.connected for v in viewers)} of {count} viewers connected")
+        print("ready", flush=True)
+        lags: list[float] = []
+        lag_probe = asyncio.create_task(_probe_loop_lag(lags))
+        cpu_before = time.process_time()
+        await asyncio.wait_for(asyncio.gather(*(viewer.ended.wait() for viewer in viewers)), 600)
+        cpu_s = time.process_time() - cpu_before
+        lag_probe.cancel()
+        await asyncio.sleep(1)  # lines that were still in flight when the end event came
+        out.write_text(json.dumps({"viewers": [viewer.report() for viewer in viewers],
+                                   "process": {"cpu_s": cpu_s, "lag_max_ms": max(lags, default=0) * 1000}}))
+        for task in watching:
+            task.cancel()
 
 
 async def fan_out(bench, viewers: int, batch: bool, rate: float, seconds: float) -> dict:
     """`viewers` clients in PROCESSES processes watch one ticker run of `rate` lines/s for `seconds`."""
+    # imported here, not at the top: a viewer process imports only what it runs (300 viewers start in 4 processes)
+    from bench.cases import settled
+    from bench.stats import summary_ms
+    from harness.stack import ADMIN_TOKEN
+
     folder = bench.system.data_dir / "fanout"
     folder.mkdir(exist_ok=True)
     per_process = [viewers // PROCESSES + (1 if i < viewers % PROCESSES else 0) for i in range(PROCESSES)]
@@ -96,6 +146,7 @@ async def fan_out(bench, viewers: int, batch: bool, rate: float, seconds: float)
             ready = await asyncio.to_thread(process.stdout.readline)
             if ready.strip() != "ready":
                 raise RuntimeError(f"a viewer process did not connect its clients (exit {process.poll()})")
+        await settled(bench.system)  # the run starts once the system has handled the viewers' connections
         count = int(rate * seconds)
         await bench.execute(count, rate)
         for process in processes:
@@ -104,15 +155,18 @@ async def fan_out(bench, viewers: int, batch: bool, rate: float, seconds: float)
         for process in processes:
             if process.poll() is None:
                 process.kill()
-    reports = [report for out in outs for report in json.loads(out.read_text())]
+    written = [json.loads(out.read_text()) for out in outs]
+    reports = [report for one in written for report in one["viewers"]]
     latencies = [ns for report in reports for ns in report["latencies_ns"]]
     expected = count + 1  # the ticker's lines and its ::optbox report line
     return {"viewers": viewers, "batch": batch, "rate": rate, "lines": count,
             "all_lines": sum(report["lines"] >= count for report in reports), "in_order": all(report["in_order"] for report in reports),
             "disconnected": sum(not report["connected"] for report in reports), "replays": sum(report["replays"] for report in reports),
-            "min_lines": min(report["lines"] for report in reports), "expected_lines": expected, **summary_ms(latencies)}
+            "min_lines": min(report["lines"] for report in reports), "expected_lines": expected,
+            "viewer_cpu_s": round(sum(one["process"]["cpu_s"] for one in written), 2),
+            "viewer_lag_max_ms": round(max(one["process"]["lag_max_ms"] for one in written)), **summary_ms(latencies)}
 
 
 if __name__ == "__main__":
     url, token, count, batch, out = sys.argv[1:6]
-    asyncio.run(viewer_process(url, token, int(count), batch == "1", Path(out)))
+    uvloop.run(viewer_process(url, token, int(count), batch == "1", Path(out)))
