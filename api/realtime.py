@@ -228,7 +228,11 @@ class Realtime:
         rooms = job_rooms(job_id, model_type)
         if self._heard_in(rooms):
             for line in lines:
-                await self.sio.emit("optimization:log", {"jobId": job_id, "modelType": model_type, **line_payload(line)}, to=rooms)
+                payload = {"jobId": job_id, "modelType": model_type, **line_payload(line)}
+                if self._local_only:
+                    await self._send_to_each(rooms, "optimization:log", payload)
+                else:
+                    await self.sio.emit("optimization:log", payload, to=rooms)
         if not self._heard_in(batched(rooms)) and job_id not in self._pending:
             return
         pending = self._pending.setdefault(job_id, PendingBatch(model_type))
@@ -268,7 +272,7 @@ class Realtime:
                     await self.sio.emit("optimization:logs", payload, to=batch_rooms, skip_sid=behind or None)
         return reached
 
-    async def _send_to_each(self, rooms: list[str], event: str, payload: dict[str, Any], skip: set[str]) -> int:
+    async def _send_to_each(self, rooms: list[str], event: str, payload: dict[str, Any], skip: frozenset[str] | set[str] = frozenset()) -> int:
         """`sio.emit` for this process's own clients, without its task per client: the packet is encoded once and
         put on each client's queue in turn (a put on engine.io's unbounded queue does not wait). The clients it reached."""
         encoded = socketio.packet.Packet(socketio.packet.EVENT, namespace=NAMESPACE, data=[event, payload]).encode()

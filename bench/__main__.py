@@ -170,6 +170,9 @@ FAN_OUT_TARGETS = {(100, True): 100, (300, True): 250, (40, False): 250}  # p99 
 async def case_i(bench: cases.Bench, results: dict, scale: float) -> list[dict]:
     """One run at 1,000 lines/s watched by 1-300 viewers, batched and per-line; the ratio of each p99 to one viewer's."""
     rows, runs = [], results.setdefault("i_fan_out", [])
+    # the bench's own listener is a per-line python-socketio client: an eleventh viewer, and a costly one on these
+    # two cores; the next case reconnects it
+    await bench.listener.client.disconnect()
     seconds = 5 * scale if scale < 1 else 5
     for batch, viewer_counts in ((True, VIEWERS), (False, (1, 10, 40, 100))):
         one = None

@@ -86,6 +86,7 @@ class Viewer:
                 elif text.startswith("44"):
                     raise RuntimeError(f"connection refused: {text[2:]}")
         self.connected = False
+        self.ended.set()  # closed by the server (a missed ping, say): what it got is its result, reported as dropped
 
     def report(self) -> dict:
         return {"lines": len(self.seqs), "in_order": self.seqs == list(range(1, len(self.seqs) + 1)),
