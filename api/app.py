@@ -112,7 +112,7 @@ def create_app(settings: Settings | None = None) -> socketio.ASGIApp:
                 await stop_confirmations()
                 await facade.queue.close()
                 await close_file_store(files)
-                checkpoints.cancel()
+                db.stop_checkpoints()
                 await asyncio.gather(checkpoints, return_exceptions=True)
                 await db.dispose()
                 await asyncio.gather(checker, return_exceptions=True)

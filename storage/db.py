@@ -122,6 +122,7 @@ class Database:
         self.engine = create_engine(url, background_checkpoints=self.checkpoint_every_s is not None)
         # a class of its own, so session events (storage.catalog_cache) see this database's sessions only
         self.sessions = async_sessionmaker(self.engine, expire_on_commit=False, sync_session_class=type("OptboxSession", (Session,), {}))
+        self._checkpoints_stopped = asyncio.Event()
 
     async def open_pool(self) -> None:
         """Open the pool's connections now. Opened on demand, the first burst of requests opened them in the
@@ -139,14 +140,23 @@ class Database:
     async def checkpoints(self) -> None:
         """Run for the Database's life (a task): every `checkpoint_every_s`, a PASSIVE checkpoint, which
         waits for no reader or writer. SQLite's own runs inside the commit that crossed 1,000 WAL pages,
-        and every writer queued behind that commit waited out the copy and its fsync."""
+        and every writer queued behind that commit waited out the copy and its fsync. Ends after
+        `stop_checkpoints`, once a checkpoint under way is done: cancelled inside one, the driver's connection
+        was left in a state that hung the pool's dispose."""
         while self.checkpoint_every_s is not None:
-            await asyncio.sleep(self.checkpoint_every_s)
+            try:
+                await asyncio.wait_for(self._checkpoints_stopped.wait(), self.checkpoint_every_s)
+                return
+            except TimeoutError:
+                pass
             try:
                 async with self.engine.connect() as connection:
                     await connection.exec_driver_sql("PRAGMA wal_checkpoint(PASSIVE)")
             except Exception:  # noqa: BLE001 - the file briefly busy or away: the next pass copies what this one did not
                 log.warning("WAL checkpoint failed; retrying", exc_info=True)
+
+    def stop_checkpoints(self) -> None:
+        self._checkpoints_stopped.set()
 
     async def dispose(self) -> None:
         await self.engine.dispose()

@@ -90,7 +90,9 @@ async def test_a_worker_in_another_directory_runs_models_and_every_replica_serve
                 assert logfile.status_code == 200 and "line 50 of 50" in logfile.text
                 assert [line["message"] for line in all_lines(replica, started["jobId"]) if line["stream"] == "stdout"][:2] == [
                     "line 1 of 50", "line 2 of 50"]
-            so = execute(b, "SO")
+            battery = upload(b, "so_battery.py", (PROJECT_DIR / "samples" / "so_battery.py").read_bytes(), "SO")
+            assert battery.status_code == 201, battery.text
+            so = execute(b, "SO", modelId=battery.json()["model"]["id"])
             assert (await finished(b, so["jobId"]))["status"] == "success"
             [result] = a.get(f"/api/optimization/jobs/{so['jobId']}/results").json()
             content = a.get(f"/api/optimization/jobs/{so['jobId']}/results/{result['name']}").content

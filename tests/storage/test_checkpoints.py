@@ -39,12 +39,12 @@ async def test_with_the_task_commits_leave_the_copy_to_it(tmp_path):
         await _write_past_the_threshold(db)
         assert os.path.getsize(path) < PAYLOAD_BYTES  # still only in the WAL
         task = asyncio.create_task(db.checkpoints())
-        for _ in range(100):
+        for _ in range(1200):  # a minute at most: only a hang waits that long
             if os.path.getsize(path) > PAYLOAD_BYTES:
                 break
             await asyncio.sleep(0.05)
-        task.cancel()
-        await asyncio.gather(task, return_exceptions=True)
+        db.stop_checkpoints()
+        await asyncio.wait_for(task, 60)  # it ends when told to, even in the middle of a checkpoint
         assert os.path.getsize(path) > PAYLOAD_BYTES
     finally:
         await db.dispose()
