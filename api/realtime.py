@@ -13,7 +13,8 @@ several of them gets it once.
 Batched clients: a client that connects with `batch: true` in its auth payload gets, instead of one
 `optimization:log` per line, one event per job per window (`batch_window`: 20 ms, longer for hundreds of
 viewers; the first lines after a quiet window go at once, lines that arrive within a window wait for its
-end; a batch is split at BATCH_MAX_BYTES). A job's pending lines go before any of its job events, so `completed` follows its last batch:
+end; a batch is split at BATCH_MAX_BYTES). A job's pending lines go before any of its job events, so
+`completed` follows its last batch:
   optimization:logs       {jobId, modelType, lines: [{seq, level, stream, message, timestamp}, …]}  (seq order)
   optimization:replay     {jobId, modelType, afterSeq}  (it fell behind: fetch GET /jobs/{id}/logs?after_seq=afterSeq)
 It sits in the same rooms under the `batch:` prefix, so one emit reaches every batched viewer and
@@ -218,7 +219,7 @@ class Realtime:
     async def _emit(self, event: str, payload: dict[str, Any], job_id: str, model_type: str) -> None:
         await self._send_pending(job_id)
         rooms = job_rooms(job_id, model_type)
-        await self.sio.emit(event, payload, to=rooms + batched(rooms))
+        await self._broadcast(rooms + batched(rooms), event, payload)
 
     async def lines(self, job_id: str, model_type: str, lines: Sequence[LogLine]) -> None:
         """Broadcast stored lines (seq order): one event per line to per-line clients now, and to batched clients
@@ -228,11 +229,7 @@ class Realtime:
         rooms = job_rooms(job_id, model_type)
         if self._heard_in(rooms):
             for line in lines:
-                payload = {"jobId": job_id, "modelType": model_type, **line_payload(line)}
-                if self._local_only:
-                    await self._send_to_each(rooms, "optimization:log", payload)
-                else:
-                    await self.sio.emit("optimization:log", payload, to=rooms)
+                await self._broadcast(rooms, "optimization:log", {"jobId": job_id, "modelType": model_type, **line_payload(line)})
         if not self._heard_in(batched(rooms)) and job_id not in self._pending:
             return
         pending = self._pending.setdefault(job_id, PendingBatch(model_type))
@@ -265,21 +262,26 @@ class Realtime:
             batch_rooms = batched(job_rooms(job_id, model_type))
             for chunk in _chunks(lines) if lines else ():
                 behind = await self._hold_back_slow_clients(batch_rooms, job_id, model_type, chunk[0].seq)
-                payload = {"jobId": job_id, "modelType": model_type, "lines": [line_payload(line) for line in chunk]}
-                if self._local_only:
-                    reached = await self._send_to_each(batch_rooms, "optimization:logs", payload, skip=set(behind))
-                else:
-                    await self.sio.emit("optimization:logs", payload, to=batch_rooms, skip_sid=behind or None)
+                reached = await self._broadcast(batch_rooms, "optimization:logs", {
+                    "jobId": job_id, "modelType": model_type, "lines": [line_payload(line) for line in chunk]}, skip=behind)
         return reached
 
-    async def _send_to_each(self, rooms: list[str], event: str, payload: dict[str, Any], skip: frozenset[str] | set[str] = frozenset()) -> int:
-        """`sio.emit` for this process's own clients, without its task per client: the packet is encoded once and
-        put on each client's queue in turn (a put on engine.io's unbounded queue does not wait). The clients it reached."""
+    async def _broadcast(self, rooms: list[str], event: str, payload: dict[str, Any], skip: list[str] | None = None) -> int:
+        """Send `event` to everyone in `rooms` but `skip`; the clients of this process it reached.
+
+        Without Redis this process has every client: the packet is encoded once and put on each client's queue in
+        turn (a put on engine.io's unbounded queue does not wait). python-socketio's `emit` makes a task per
+        client per event and waits for them all, which made per-line events cost a loop pass each. With Redis,
+        `emit` publishes to the other replicas too."""
+        if not self._local_only:
+            await self.sio.emit(event, payload, to=rooms, skip_sid=skip or None)
+            return 0
         encoded = socketio.packet.Packet(socketio.packet.EVENT, namespace=NAMESPACE, data=[event, payload]).encode()
         message = engineio.packet.Packet(engineio.packet.MESSAGE, encoded)
+        skipped = set(skip or ())
         reached = 0
         for sid, eio_sid in self.sio.manager.get_participants(NAMESPACE, rooms):
-            if sid not in skip:
+            if sid not in skipped:
                 await self.sio.eio.send_packet(eio_sid, message)
                 reached += 1
         return reached

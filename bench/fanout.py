@@ -35,8 +35,7 @@ ENDS = ("optimization:completed", "optimization:failed")
 class Viewer:
     """One Socket.IO client on a raw websocket: Engine.IO open, Socket.IO connect with `auth`, pongs, events."""
 
-    def __init__(self, batch: bool) -> None:
-        self.batch = batch
+    def __init__(self) -> None:
         self.seqs: list[int] = []
         self.latencies_ns: list[int] = []
         self.replays = 0
@@ -103,7 +102,7 @@ async def _probe_loop_lag(lags: list[float]) -> None:
 
 
 async def viewer_process(url: str, token: str, count: int, batch: bool, out: Path) -> None:
-    viewers = [Viewer(batch) for _ in range(count)]
+    viewers = [Viewer() for _ in range(count)]
     auth = {"token": token, **({"batch": True} if batch else {})}
     async with aiohttp.ClientSession() as session:
         watching = [asyncio.create_task(viewer.watch(session, url, auth)) for viewer in viewers]
