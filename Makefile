@@ -33,8 +33,10 @@ $(UV):
 	$(PYTHON) -m venv .tools
 	.tools/bin/pip install --quiet uv==$(UV_VERSION)
 
+# Bytecode compiled at install: where PYTHONDONTWRITEBYTECODE is set, every process would otherwise compile
+# what it imports from source at each start: Prefect's import alone is most of each role's start.
 $(VENV)/.synced: pyproject.toml uv.lock | $(UV)
-	$(UV) sync --frozen --python $(PYTHON)
+	$(UV) sync --frozen --compile-bytecode --python $(PYTHON)
 	touch $@
 
 # The sandbox page (web/): npm ci when the lockfile changes, a build when a source does.

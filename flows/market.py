@@ -334,7 +334,8 @@ async def run_optimization_model(
 ):
     """Run the given (or the active) model of `model_type` and report every line to the facade."""
     settings = get_settings()
-    flow_run_id = str(get_run_context().flow_run.id)
+    flow_run = get_run_context().flow_run
+    flow_run_id = str(flow_run.id)
     logger = get_run_logger()
     facade = FacadeClient(settings.resolved_api_url, token=settings.secret("worker_token"), give_up_after_s=settings.flow_finish_grace_s)
     try:
@@ -344,7 +345,7 @@ async def run_optimization_model(
             await _forbid_retries(flow_run_id)
             return Failed(message=str(exc))
         logger.info("job %s: %s model %s v%s", claimed.job_id, claimed.model_type.value, claimed.model_name, claimed.model_version)
-        await _quietly(prefect_views.name_flow_run(flow_run_id, claimed), "name the flow run")
+        await _quietly(prefect_views.name_flow_run(flow_run_id, flow_run.name, claimed), "name the flow run")
         return await _run_claimed(facade, claimed, flow_run_id, settings.resolved_data_dir / "runs")
     finally:
         await facade.aclose()

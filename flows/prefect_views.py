@@ -30,7 +30,11 @@ def flow_run_name(claimed: ClaimedRun) -> str:
     return protocol.flow_run_name(claimed.model_type.value, claimed.model_name, claimed.model_version, claimed.triggered_by)
 
 
-async def name_flow_run(flow_run_id: str, claimed: ClaimedRun) -> None:
+async def name_flow_run(flow_run_id: str, current_name: str, claimed: ClaimedRun) -> None:
+    """Name the run for what it runs, unless the facade named it so when it created it (a round trip to
+    Prefect before the run's first line, for nothing)."""
+    if current_name == flow_run_name(claimed):
+        return
     async with get_client() as client:
         await client.update_flow_run(flow_run_id=flow_run_id, name=flow_run_name(claimed))
 

@@ -22,12 +22,16 @@ Prefect version, `serve` runs Prefect's stock process worker instead.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import functools
 import importlib
 import logging
 import multiprocessing
 import os
 import sys
 import warnings
+from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 from uuid import UUID
 
@@ -44,10 +48,12 @@ from optbox.protocol import FLOW_ENTRY_ENV, flow_retry_policy
 from optbox.settings import PROJECT_DIR
 
 # What a flow run would otherwise import after the fork (found by profiling a run with py-spy):
-# the task engine and the graph helper its tasks pull in, anyio's asyncio backend, idna for URLs;
-# then the worker's own main module (`_main_module`), and last the heap freeze every run inherits.
+# the task engine and the graph helper its tasks pull in, anyio's asyncio backend, idna for URLs, rich's
+# emoji table (the console log handler loads it at a run's first log line); then the worker's own main module
+# (`_main_module`), and last the heap freeze every run inherits.
 PRELOAD = ["prefect.flow_engine", "prefect.context", "prefect.task_engine", "prefect.utilities.visualization",
-           "anyio._backends._asyncio", "encodings.idna", "flows.market", "flows.maintenance", "flows.warm_worker"]
+           "anyio._backends._asyncio", "encodings.idna", "rich._emoji_codes", "flows.market", "flows.maintenance",
+           "flows.warm_worker"]
 HEAP_FREEZE = "flows.forkserver_heap"
 # A deployment names its flow in its job env (prefect.yaml, FLOW_ENTRY_ENV); model runs are the default.
 DEFAULT_FLOW_ENTRY = "flows.market:run_optimization_model"
@@ -92,6 +98,7 @@ def _noop() -> None:
 def run_forked_flow_run(flow_run: FlowRun, env: dict[str, str]) -> None:
     """Body of a forked child: become a session leader, take the run's env, run the flow."""
     os.setsid()
+    rebuild_settings = prefect_settings_differ(env, os.environ, os.getcwd())
     os.chdir(PROJECT_DIR)
     os.environ.update(env)
 
@@ -100,13 +107,43 @@ def run_forked_flow_run(flow_run: FlowRun, env: dict[str, str]) -> None:
     from prefect.flow_engine import run_flow
     from prefect.settings import Settings
 
+    flow = _flow_with_policy(env)
+    own_settings = SettingsContext(profile=get_settings_context().profile, settings=Settings()) if rebuild_settings else contextlib.nullcontext()
+    with own_settings, handle_engine_signals(flow_run.id):
+        outcome = run_flow(flow, flow_run=flow_run)
+        if asyncio.iscoroutine(outcome):
+            asyncio.run(outcome)
+
+
+def prefect_settings_differ(env: Mapping[str, str], inherited: Mapping[str, str], cwd: str) -> bool:
+    """Whether a run's env (or its working directory) would give Prefect other settings than the forkserver's.
+
+    The forkserver built its settings from the worker's environment in the project directory, and a run's
+    env repeats them (Prefect's worker passes its own settings on, rendered as PREFECT_* variables); only a
+    deployment that sets one of its own needs them built again, which reads every variable and settings file."""
+    if Path(cwd).resolve() != PROJECT_DIR.resolve():
+        return True
+    rendered = own_settings_rendered()
+    return any(value not in (inherited.get(name), rendered.get(name)) for name, value in env.items()
+               if name.startswith("PREFECT_") and not name.startswith("PREFECT__"))
+
+
+@functools.cache
+def own_settings_rendered() -> dict[str, str]:
+    """This process's Prefect settings as the worker renders them into a run's env (computed at import, so
+    the forkserver's rendering is inherited by every run forked from it)."""
+    from prefect.settings import get_current_settings
+
+    return get_current_settings().to_environment_variables(exclude_unset=True)
+
+
+def _flow_with_policy(env: dict[str, str]):
+    """The run's flow with its deployment's retry policy (a copy only when that differs from the flow's own)."""
+    flow = _load_flow(env.get(FLOW_ENTRY_ENV, DEFAULT_FLOW_ENTRY))
     retries, retry_delay_s = flow_retry_policy(env)
-    flow = _load_flow(env.get(FLOW_ENTRY_ENV, DEFAULT_FLOW_ENTRY)).with_options(retries=retries, retry_delay_seconds=retry_delay_s)
-    with SettingsContext(profile=get_settings_context().profile, settings=Settings()):
-        with handle_engine_signals(flow_run.id):
-            outcome = run_flow(flow, flow_run=flow_run)
-            if asyncio.iscoroutine(outcome):
-                asyncio.run(outcome)
+    if (flow.retries, flow.retry_delay_seconds) == (retries, retry_delay_s):
+        return flow
+    return flow.with_options(retries=retries, retry_delay_seconds=retry_delay_s)
 
 
 class ForkedFlowStarter:
@@ -140,6 +177,7 @@ def _load_flow(entry: str):
 
 # At import: in the forkserver (preloaded, so every forked run inherits the contexts) and in the worker alike.
 patches.share_default_tls_contexts([_prefect_ca_file()])
+own_settings_rendered()
 RUNNER = patches.prefect_runner()  # None: Prefect's stock process worker runs the flows (see `serve`)
 
 
@@ -196,6 +234,7 @@ async def _label_patiently(give_labels, flow_run_id: UUID) -> None:
 
 
 patches.label_flow_runs_patiently(WarmProcessWorker, _label_patiently)
+patches.render_worker_settings_once(ProcessJobConfiguration)
 
 
 def announce_sandbox(printer=print) -> None:

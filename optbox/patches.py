@@ -68,9 +68,11 @@ PREFECT_WARM_WORKER = Patch(
     "prefect-warm-worker", "prefect", "==3.9.1",
     ("prefect.runner._flow_run_executor:FlowRunExecutorContext", "prefect.runner._flow_run_executor:FlowRunExecutionResult",
      "prefect.runner._process_manager:ProcessHandle", "prefect.runner._process_manager:create_isolated_termination_scope",
-     "prefect.workers.base:BaseWorker._give_worker_labels_to_flow_run", "prefect.workers.base:BaseWorker.get_and_submit_flow_runs"),
+     "prefect.workers.base:BaseWorker._give_worker_labels_to_flow_run", "prefect.workers.base:BaseWorker.get_and_submit_flow_runs",
+     "prefect.workers.base:BaseJobConfiguration._base_environment"),
     "flow runs forked from a warm forkserver with Prefect's own executor (seconds off every click → first line), "
-    "woken by Prefect's Scheduled events, and runs that go on when Prefect is too busy to label them")
+    "woken by Prefect's Scheduled events, with the worker's settings rendered into a run's environment once, "
+    "not per run, and runs that go on when Prefect is too busy to label them")
 
 PATCHES = {patch.name: patch for patch in (GC_FREEZE, SHARED_TLS_CONTEXTS, LIMITS_EXPIRY_ON_HITS, MULTIPART_IN_MEMORY, PREFECT_WARM_WORKER)}
 
@@ -272,3 +274,24 @@ def label_flow_runs_patiently(worker_class: type, retrying: Callable[[Callable[[
         await retrying(lambda: stock(self, flow_run_id), flow_run_id)
 
     worker_class._give_worker_labels_to_flow_run = give_labels
+
+
+def render_worker_settings_once(job_configuration: type) -> None:
+    """Prefect's worker renders its whole settings object into every run's environment (PREFECT_* variables),
+    a walk over every settings model for each run it starts, before the run is forked. The same settings
+    object renders the same variables: `job_configuration` keeps the last rendering, per settings object
+    (a changed settings context renders anew), and hands out copies."""
+    if not active(PREFECT_WARM_WORKER):
+        return
+    from prefect.settings import get_current_settings
+
+    render = job_configuration._base_environment
+    last: dict[str, Any] = {"settings": None, "env": {}}
+
+    def base_environment(cls: type) -> dict[str, str]:
+        settings = get_current_settings()
+        if last["settings"] is not settings:
+            last.update(settings=settings, env=render())
+        return dict(last["env"])
+
+    job_configuration._base_environment = classmethod(base_environment)

@@ -39,3 +39,23 @@ def test_the_summary_says_status_objective_model_and_links_the_page():
                  "| Peak memory (MB) | 151.23 |", "| Metric cycles | 2 |", "model exited with code 1", "(http://page/sandbox?job=SO-1)"):
         assert part in text
     assert "Traceback" not in text
+
+
+async def test_a_run_the_facade_named_already_is_not_renamed_and_any_other_is(monkeypatch):
+    import httpx
+    from prefect.client.orchestration import PrefectClient
+
+    names = []
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        if request.method == "PATCH" and request.url.path == f"/api/flow_runs/{flow_run_id}":
+            names.append(json.loads(request.content)["name"])
+            return httpx.Response(204)
+        return httpx.Response(404)
+
+    flow_run_id = "00000000-0000-0000-0000-000000000001"
+    monkeypatch.setattr(prefect_views, "get_client", lambda: PrefectClient("http://prefect.test/api", httpx_settings={"transport": httpx.MockTransport(answer)}))
+    await prefect_views.name_flow_run(flow_run_id, "SO · so_battery v3 · manual", claimed())
+    assert names == []  # no round trip to Prefect before the run's first line
+    await prefect_views.name_flow_run(flow_run_id, "angry-otter", claimed("DMO", "schedule"))
+    assert names == ["DMO · so_battery v3 · schedule"]

@@ -68,3 +68,20 @@ async def test_a_run_goes_on_without_labels_when_prefect_stays_busy(monkeypatch,
     await worker._give_worker_labels_to_flow_run(uuid.uuid4())  # no exception: the run is not crashed over labels
     assert len(answered) > 6 and set(answered) == {503}
     assert "goes on without its worker labels" in caplog.text
+
+
+def test_a_run_reuses_the_forkservers_prefect_settings_unless_its_env_or_directory_changes_them():
+    inherited = {"PREFECT_API_URL": "http://127.0.0.1:1/api"}
+    # what Prefect's worker renders into each run's env: its own settings, spelled its way ('False', '10.0')
+    env = {**warm_worker.own_settings_rendered(), **inherited, "PREFECT__FLOW_RUN_ID": str(uuid.uuid4()), "OPTBOX_FLOW_RETRIES": "2"}
+    assert not warm_worker.prefect_settings_differ(env, inherited, str(PROJECT_DIR))
+    assert warm_worker.prefect_settings_differ({**env, "PREFECT_LOGGING_LEVEL": "CRITICAL"}, inherited, str(PROJECT_DIR))
+    assert warm_worker.prefect_settings_differ({**env, "PREFECT_API_URL": "http://elsewhere/api"}, inherited, str(PROJECT_DIR))
+    assert warm_worker.prefect_settings_differ(env, inherited, "/")  # settings files are read from the directory
+
+
+def test_a_run_gets_its_deployments_retry_policy_and_the_flow_itself_when_that_is_the_flows_own():
+    default = warm_worker._flow_with_policy({})
+    assert default is warm_worker._load_flow(warm_worker.DEFAULT_FLOW_ENTRY)
+    retried = warm_worker._flow_with_policy({"OPTBOX_FLOW_RETRIES": "2", "OPTBOX_FLOW_RETRY_DELAY_S": "5"})
+    assert (retried.retries, retried.retry_delay_seconds) == (2, 5) and (default.retries, default.retry_delay_seconds) == (0, 60)

@@ -116,3 +116,23 @@ async def test_rate_limit_hits_start_no_thread_and_expired_entries_are_dropped(m
     assert limiter.hit(parse("5/minute"), "execute", "other")  # a hit on any key drops what has expired
     assert storage.events.get("LIMITER/execute/k/5/1/second", []) == []
     assert limiter.hit(five_a_second, "execute", "k")
+
+
+def test_the_worker_renders_its_settings_into_a_runs_env_once_per_settings_object():
+    from prefect.settings import PREFECT_LOGGING_LEVEL, get_current_settings, temporary_settings
+    from prefect.workers.base import BaseJobConfiguration
+    from prefect.workers.process import ProcessJobConfiguration
+
+    class JobConfiguration(ProcessJobConfiguration):
+        pass
+
+    renders = []
+    stock = JobConfiguration._base_environment
+    JobConfiguration._base_environment = classmethod(lambda cls: renders.append(1) or stock())
+    patches.render_worker_settings_once(JobConfiguration)
+    first = JobConfiguration._base_environment()
+    assert first == BaseJobConfiguration._base_environment() == get_current_settings().to_environment_variables(exclude_unset=True)
+    first["PREFECT_API_URL"] = "changed by a caller"
+    assert JobConfiguration._base_environment() == BaseJobConfiguration._base_environment() and len(renders) == 1
+    with temporary_settings(updates={PREFECT_LOGGING_LEVEL: "CRITICAL"}):  # other settings: rendered anew
+        assert JobConfiguration._base_environment()["PREFECT_LOGGING_LEVEL"] == "CRITICAL" and len(renders) == 2
