@@ -177,6 +177,7 @@ def _load_flow(entry: str):
 
 # At import: in the forkserver (preloaded, so every forked run inherits the contexts) and in the worker alike.
 patches.share_default_tls_contexts([_prefect_ca_file()])
+patches.watch_for_suspension_meanwhile()
 own_settings_rendered()
 RUNNER = patches.prefect_runner()  # None: Prefect's stock process worker runs the flows (see `serve`)
 
@@ -233,7 +234,18 @@ async def _label_patiently(give_labels, flow_run_id: UUID) -> None:
         log.warning("flow run %s goes on without its worker labels: %s", flow_run_id, exc)
 
 
-patches.label_flow_runs_patiently(WarmProcessWorker, _label_patiently)
+labelling: set[asyncio.Task[None]] = set()  # runs' labels still on their way to Prefect
+
+
+async def _label_meanwhile(give_labels, flow_run_id: UUID) -> None:
+    """The run is forked while its labels go to Prefect: they are a view, and waiting for them put a round trip
+    to Prefect (and a busy one's retries) between every click and its first line."""
+    task = asyncio.create_task(_label_patiently(give_labels, flow_run_id), name=f"label-{flow_run_id}")
+    labelling.add(task)
+    task.add_done_callback(labelling.discard)
+
+
+patches.label_flow_runs_patiently(WarmProcessWorker, _label_meanwhile)
 patches.render_worker_settings_once(ProcessJobConfiguration)
 
 

@@ -74,7 +74,14 @@ PREFECT_WARM_WORKER = Patch(
     "woken by Prefect's Scheduled events, with the worker's settings rendered into a run's environment once, "
     "not per run, and runs that go on when Prefect is too busy to label them")
 
-PATCHES = {patch.name: patch for patch in (GC_FREEZE, SHARED_TLS_CONTEXTS, LIMITS_EXPIRY_ON_HITS, MULTIPART_IN_MEMORY, PREFECT_WARM_WORKER)}
+PREFECT_SUSPENSION_WATCH_MEANWHILE = Patch(
+    "prefect-suspension-watch-meanwhile", "prefect", "==3.9.1", ("prefect.flow_engine:observe_flow_run_suspension",),
+    "a flow run starts while its watch for suspension requests subscribes to Prefect's events, instead of after: "
+    "the subscription was a round trip to Prefect between Pending and Running of every run (a request in "
+    "that moment is still seen, at the watch's next poll)")
+
+PATCHES = {patch.name: patch for patch in (GC_FREEZE, SHARED_TLS_CONTEXTS, LIMITS_EXPIRY_ON_HITS, MULTIPART_IN_MEMORY, PREFECT_WARM_WORKER,
+                                           PREFECT_SUSPENSION_WATCH_MEANWHILE)}
 
 
 def installed_version(library: str) -> str | None:
@@ -295,3 +302,33 @@ def render_worker_settings_once(job_configuration: type) -> None:
         return dict(last["env"])
 
     job_configuration._base_environment = classmethod(base_environment)
+
+
+def watch_for_suspension_meanwhile() -> None:
+    """Prefect's flow engine enters `observe_flow_run_suspension` before a deployment's run proposes Running;
+    entering it subscribes to Prefect's events and waits until subscribed. With the patch, it is entered on a
+    thread of its own while the run goes on, and left (after that thread) when the run ends."""
+    if not active(PREFECT_SUSPENSION_WATCH_MEANWHILE):
+        return
+    import contextlib
+    import threading
+
+    from prefect import flow_engine
+
+    observe = flow_engine.observe_flow_run_suspension
+    if getattr(observe, "meanwhile", False):
+        return
+
+    @contextlib.contextmanager
+    def observe_meanwhile(*args: Any, **kwargs: Any):
+        watch = observe(*args, **kwargs)
+        entering = threading.Thread(target=watch.__enter__, name="suspension-watch", daemon=True)
+        entering.start()
+        try:
+            yield
+        finally:
+            entering.join()
+            watch.__exit__(None, None, None)
+
+    observe_meanwhile.meanwhile = True  # type: ignore[attr-defined]
+    flow_engine.observe_flow_run_suspension = observe_meanwhile

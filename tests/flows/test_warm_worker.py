@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import subprocess
 import sys
 import types
@@ -58,14 +59,17 @@ def _worker_with_prefect_answering(statuses: list[int]) -> tuple[warm_worker.War
 
 async def test_labels_refused_by_a_busy_prefect_are_asked_for_again():
     worker, answered = _worker_with_prefect_answering([503] * 8)  # more than Prefect's client retries by itself
-    await worker._give_worker_labels_to_flow_run(uuid.uuid4())
+    await worker._give_worker_labels_to_flow_run(uuid.uuid4())  # returns at once: the run is forked meanwhile
+    assert answered == []
+    await asyncio.gather(*warm_worker.labelling)
     assert answered == [503] * 8 + [204]
 
 
 async def test_a_run_goes_on_without_labels_when_prefect_stays_busy(monkeypatch, caplog):
     monkeypatch.setattr(warm_worker, "LABELS_PATIENCE_S", 0.5)
     worker, answered = _worker_with_prefect_answering([503] * 10_000)
-    await worker._give_worker_labels_to_flow_run(uuid.uuid4())  # no exception: the run is not crashed over labels
+    await worker._give_worker_labels_to_flow_run(uuid.uuid4())
+    await asyncio.gather(*warm_worker.labelling)  # no exception: the run is not crashed over labels
     assert len(answered) > 6 and set(answered) == {503}
     assert "goes on without its worker labels" in caplog.text
 

@@ -136,3 +136,25 @@ def test_the_worker_renders_its_settings_into_a_runs_env_once_per_settings_objec
     assert JobConfiguration._base_environment() == BaseJobConfiguration._base_environment() and len(renders) == 1
     with temporary_settings(updates={PREFECT_LOGGING_LEVEL: "CRITICAL"}):  # other settings: rendered anew
         assert JobConfiguration._base_environment()["PREFECT_LOGGING_LEVEL"] == "CRITICAL" and len(renders) == 2
+
+
+def test_a_flow_run_goes_on_while_its_suspension_watch_subscribes_and_leaves_it_after(monkeypatch):
+    import contextlib
+
+    from prefect import flow_engine
+
+    events, run_started = [], threading.Event()
+
+    @contextlib.contextmanager
+    def subscribing_watch(flow_run_id, request):
+        assert run_started.wait(30), "the run waited for the watch to subscribe"  # stock: the run starts after this
+        events.append("subscribed")
+        yield
+        events.append("left")
+
+    monkeypatch.setattr(flow_engine, "observe_flow_run_suspension", subscribing_watch)
+    patches.watch_for_suspension_meanwhile()
+    with flow_engine.observe_flow_run_suspension("run-id", None):
+        events.append("run")
+        run_started.set()
+    assert events == ["run", "subscribed", "left"]
