@@ -59,12 +59,14 @@ async def serve_line_stream(facade: Facade, websocket: WebSocket, job_id: str) -
 
 
 async def _store_as_it_arrives(facade: Facade, session: AsyncSession, websocket: WebSocket, job: JobRun) -> None:
-    """One session for the stream, the job read once: a batch costs its INSERT and commit, not a read of
-    the job first (the only columns written here, last_seq and what reports set, come from this flow)."""
+    """One session for the stream, the job read again only at its first lines: a batch costs its INSERT and
+    commit, not a read of the job first (the only columns written here, last_seq and what reports set, come
+    from this flow). A flow opens its stream while it claims the run; the first read is the job as the claim
+    left it (its status and attempt are in the progress events lines bring)."""
     arrived: asyncio.Queue[bytes | None] = asyncio.Queue()
     reader = asyncio.create_task(_read_frames(websocket, arrived), name=f"line-stream-{job.job_id}")
     try:
-        ended = False
+        ended, claimed = False, False
         while not ended:
             lines: list[LogLine] = []
             frame = await arrived.get()
@@ -77,6 +79,9 @@ async def _store_as_it_arrives(facade: Facade, session: AsyncSession, websocket:
                     break
                 frame = arrived.get_nowait()
             if lines:
+                if not claimed:
+                    await session.refresh(job)
+                    claimed = True
                 await store_then_broadcast(facade, session, job, lines)
                 await websocket.send_bytes(LogBatchAck(stored=len(lines), max_seq=lines[-1].seq).model_dump_json().encode())
     finally:

@@ -338,6 +338,12 @@ async def run_optimization_model(
     flow_run_id = str(flow_run.id)
     logger = get_run_logger()
     facade = FacadeClient(settings.resolved_api_url, token=settings.secret("worker_token"), give_up_after_s=settings.flow_finish_grace_s)
+    attempt = max(flow_run.run_count, 1)
+    # A run the facade created knows its job before the claim: its line stream opens during the claim,
+    # so the run's first line does not wait for a socket to the facade.
+    early = LineShipper(facade, job_id, attempt) if job_id is not None else None
+    if early is not None:
+        early.start()
     try:
         try:
             claimed = await _claim(facade, model_type, job_id, model_id, config, data_source_id)
@@ -346,19 +352,24 @@ async def run_optimization_model(
             return Failed(message=str(exc))
         logger.info("job %s: %s model %s v%s", claimed.job_id, claimed.model_type.value, claimed.model_name, claimed.model_version)
         await _quietly(prefect_views.name_flow_run(flow_run_id, flow_run.name, claimed), "name the flow run")
-        return await _run_claimed(facade, claimed, flow_run_id, settings.resolved_data_dir / "runs")
+        if early is not None and early.ships_for(claimed.job_id, attempt):
+            shipper, early = early, None
+        else:
+            shipper = LineShipper(facade, claimed.job_id, attempt)
+        return await _run_claimed(facade, claimed, flow_run_id, settings.resolved_data_dir / "runs", shipper)
     finally:
+        if early is not None:  # not handed over: nothing was put on it
+            await early.abandon()
         await facade.aclose()
 
 
-async def _run_claimed(facade: FacadeClient, claimed: ClaimedRun, flow_run_id: str, runs_dir: Path):
+async def _run_claimed(facade: FacadeClient, claimed: ClaimedRun, flow_run_id: str, runs_dir: Path, shipper: LineShipper):
     attempt = max(get_run_context().flow_run.run_count, 1)
     runs_dir.mkdir(parents=True, exist_ok=True)
     scratch = Path(tempfile.mkdtemp(prefix=f"{claimed.job_id}-", dir=runs_dir))
     output_dir = scratch / "output"
     output_dir.mkdir()
     log_path = scratch.parent / f"{scratch.name}.log"
-    shipper = LineShipper(facade, claimed.job_id, attempt)
     shipper.start()
     outcome: RunOutcome | None = None
     prefect_log = PrefectRunLog(flow_run_id)

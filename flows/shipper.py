@@ -46,7 +46,18 @@ class LineShipper:
         self.shipped_through = 0
 
     def start(self) -> None:
-        self._task = asyncio.create_task(self._run(), name=f"ship-lines-{self._job_id}")
+        """Open the stream (once): lines put before it is open wait for it."""
+        if self._task is None:
+            self._task = asyncio.create_task(self._run(), name=f"ship-lines-{self._job_id}")
+
+    def ships_for(self, job_id: str, attempt: int) -> bool:
+        return (self._job_id, self._attempt) == (job_id, attempt)
+
+    async def abandon(self) -> None:
+        """Close a stream nothing was put on (a run whose claim was refused)."""
+        if self._task is not None:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
 
     @property
     def backlog(self) -> int:

@@ -5,6 +5,7 @@ status and leave the facade serving. A facade killed mid-stream: tests/api/test_
 from __future__ import annotations
 
 import asyncio
+import uuid
 from datetime import UTC, datetime
 
 import httpx
@@ -14,7 +15,7 @@ from websockets.exceptions import ConnectionClosed
 
 from flows.facade import FacadeClient, FacadeRefused
 from flows.shipper import LineShipper
-from optbox.protocol import LogLevel, LogLine, Stream
+from optbox.protocol import LogLevel, LogLine, ModelType, Report, RunClaim, Stream
 from tests.conftest import all_lines, execute
 
 
@@ -57,6 +58,24 @@ async def test_streamed_lines_are_stored_once_each_in_order_and_broadcast_in_ord
     assert [(row["seq"], row["message"]) for row in stored] == [(seq, f"streamed {seq}") for seq in range(1, 3001)]
     await events.wait_for(lambda: len(events.of("optimization:log", waiting_job)) >= 3000, 30, "every line live")
     assert [event["seq"] for event in events.of("optimization:log", waiting_job)] == list(range(1, 3001))
+
+
+async def test_a_stream_opened_while_the_run_is_claimed_carries_the_claimed_job_into_its_events(stack, api, events, waiting_job):
+    """A flow opens its stream during its claim (flows/market.py): the lines' progress events say the run
+    as the claim left it (running, its attempt), not as it was when the stream opened."""
+    facade = FacadeClient(stack.api_url, token=worker_token(stack), give_up_after_s=30)
+    shipper = LineShipper(facade, waiting_job, attempt=1)
+    try:
+        shipper.start()
+        await asyncio.sleep(0.5)  # the stream is open before the claim
+        claim = RunClaim(flow_run_id=str(uuid.uuid4()), model_type=ModelType.SO, job_id=waiting_job)
+        claimed = await facade.claim(claim)
+        shipper.put(line(claimed.next_seq).model_copy(update={"report": Report(progress=40)}))
+        await shipper.drain()
+    finally:
+        await facade.aclose()
+    progress = await events.wait_for(lambda: [e for e in events.of("optimization:status", waiting_job) if e.get("progress") == 40], 30, "the progress event")
+    assert (progress[0]["status"], progress[0]["attempt"]) == ("running", 1)
 
 
 @pytest.mark.parametrize(("who", "job", "status"), [
