@@ -352,19 +352,16 @@ async def run_optimization_model(
             return Failed(message=str(exc))
         logger.info("job %s: %s model %s v%s", claimed.job_id, claimed.model_type.value, claimed.model_name, claimed.model_version)
         await _quietly(prefect_views.name_flow_run(flow_run_id, flow_run.name, claimed), "name the flow run")
-        if early is not None and early.ships_for(claimed.job_id, attempt):
-            shipper, early = early, None
-        else:
-            shipper = LineShipper(facade, claimed.job_id, attempt)
-        return await _run_claimed(facade, claimed, flow_run_id, settings.resolved_data_dir / "runs", shipper)
+        shipper = early or LineShipper(facade, claimed.job_id, attempt)  # a claim with job_id answers with that job
+        early = None  # handed over
+        return await _run_claimed(facade, claimed, flow_run_id, settings.resolved_data_dir / "runs", shipper, attempt)
     finally:
         if early is not None:  # not handed over: nothing was put on it
             await early.abandon()
         await facade.aclose()
 
 
-async def _run_claimed(facade: FacadeClient, claimed: ClaimedRun, flow_run_id: str, runs_dir: Path, shipper: LineShipper):
-    attempt = max(get_run_context().flow_run.run_count, 1)
+async def _run_claimed(facade: FacadeClient, claimed: ClaimedRun, flow_run_id: str, runs_dir: Path, shipper: LineShipper, attempt: int):
     runs_dir.mkdir(parents=True, exist_ok=True)
     scratch = Path(tempfile.mkdtemp(prefix=f"{claimed.job_id}-", dir=runs_dir))
     output_dir = scratch / "output"

@@ -50,9 +50,6 @@ class LineShipper:
         if self._task is None:
             self._task = asyncio.create_task(self._run(), name=f"ship-lines-{self._job_id}")
 
-    def ships_for(self, job_id: str, attempt: int) -> bool:
-        return (self._job_id, self._attempt) == (job_id, attempt)
-
     async def abandon(self) -> None:
         """Close a stream nothing was put on (a run whose claim was refused)."""
         if self._task is not None:

@@ -121,7 +121,7 @@ def prefect_settings_differ(env: Mapping[str, str], inherited: Mapping[str, str]
     The forkserver built its settings from the worker's environment in the project directory, and a run's
     env repeats them (Prefect's worker passes its own settings on, rendered as PREFECT_* variables); only a
     deployment that sets one of its own needs them built again, which reads every variable and settings file."""
-    if Path(cwd).resolve() != PROJECT_DIR.resolve():
+    if Path(cwd) != PROJECT_DIR:  # both real paths: getcwd's and the settings' resolved one
         return True
     rendered = own_settings_rendered()
     return any(value not in (inherited.get(name), rendered.get(name)) for name, value in env.items()
